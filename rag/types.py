@@ -1,0 +1,83 @@
+"""Typed records passed between pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, Field
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int
+
+    def overlaps(self, other: Span) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    doc_id: str
+    text: str
+    title: str
+    outlet: str | None = None
+    date: str | None = None  # ISO date shown in the article, when it shows one
+    sort_date: str | None = None  # date or an inferred "YYYY-MM" used to order articles in time
+    date_note: str | None = None  # human wording for an inferred date
+    junk: tuple[Span, ...] = ()  # excluded regions (banners, bylines, bios, bullets)
+    sha256: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    sent_id: int  # position in the global sentence table
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    chunk_id: int
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    sentence_ids: tuple[int, ...] = field(default=())
+
+
+class Passage(BaseModel):
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+    chunk_id: int = Field(exclude=True, default=-1)
+
+
+class Citation(BaseModel):
+    marker: int
+    doc_id: str
+    title: str
+    date: str | None
+    start: int
+    end: int
+    quote: str
+    score: float
+
+
+class Timings(BaseModel):
+    retrieve: float = 0.0
+    answer: float = 0.0
+    total: float = 0.0
+
+
+class Answer(BaseModel):
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    passages: list[Passage]
+    timings_ms: Timings

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.embed import FakeEmbedder
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+DEV_SET = ROOT / "eval" / "dev.jsonl"
+
+
+@pytest.fixture
+def seeds_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "seeds"
+    shutil.copytree(SEEDS, target)
+    return target
+
+
+@pytest.fixture
+def settings(tmp_path: Path, seeds_dir: Path) -> Settings:
+    return Settings(seeds_dir=seeds_dir, index_dir=tmp_path / "index", embed_backend="fake")
+
+
+@pytest.fixture
+def pipeline(settings: Settings) -> Pipeline:
+    return Pipeline.load(settings, embedder=FakeEmbedder())
+
+
+@pytest.fixture(scope="session")
+def real_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    """The real model over the real seeds (slow tier)."""
+    index_dir = tmp_path_factory.mktemp("real-index")
+    return Pipeline.load(Settings(seeds_dir=SEEDS, index_dir=index_dir))

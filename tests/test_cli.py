@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rag.cli import cli
+from rag.settings import Settings
+
+
+@pytest.fixture
+def env(settings: Settings) -> dict[str, str]:
+    return {
+        "RAG_SEEDS_DIR": str(settings.seeds_dir),
+        "RAG_INDEX_DIR": str(settings.index_dir),
+        "RAG_EMBED_BACKEND": "fake",
+    }
+
+
+def run(args: list[str], env: dict[str, str]):
+    return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+
+
+def test_ask_json_prints_the_answer_object(env: dict[str, str]) -> None:
+    result = run(["ask", "--json", "--top-k", "4", "Who is Keith Kellogg?"], env)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["question"] == "Who is Keith Kellogg?"
+    assert len(data["passages"]) == 4
+    for c in data["citations"]:
+        text = (Path(env["RAG_SEEDS_DIR"]) / c["doc_id"]).read_text(encoding="utf-8")
+        assert text[c["start"] : c["end"]] == c["quote"]
+
+
+def test_ask_prints_answer_and_numbered_sources(env: dict[str, str]) -> None:
+    result = run(["ask", "How many rounds of ammunition does Russia produce a year?"], env)
+    assert result.exit_code == 0
+    assert "3 million" in result.stdout and "Sources" in result.stdout and " [1] " in result.stdout
+
+
+def test_search_and_index(env: dict[str, str]) -> None:
+    built = run(["index"], env)
+    assert built.exit_code == 0 and "Indexed 5 documents" in built.stdout
+    found = run(["search", "--top-k", "2", "Ramstein Group"], env)
+    assert found.exit_code == 0 and found.stdout.startswith("1. ")
+
+
+@pytest.mark.parametrize("question", ["", "   "])
+def test_empty_question_exits_non_zero_with_a_message(env: dict[str, str], question: str) -> None:
+    result = run(["ask", question], env)
+    assert result.exit_code == 2
+    assert "question is empty" in result.stderr and "Traceback" not in result.output
+
+
+def test_missing_seeds_folder(env: dict[str, str], tmp_path: Path) -> None:
+    result = run(["ask", "anything?"], env | {"RAG_SEEDS_DIR": str(tmp_path / "gone")})
+    assert result.exit_code == 1
+    assert "Seeds folder not found" in result.stderr and "Traceback" not in result.output
+
+
+def test_unreadable_seed_file(env: dict[str, str]) -> None:
+    (Path(env["RAG_SEEDS_DIR"]) / "broken.txt").write_bytes(b"\xff\xfe\xfa")
+    result = run(["ask", "anything?"], env)
+    assert result.exit_code == 1 and "broken.txt is not valid UTF-8" in result.stderr
+
+
+def test_corrupted_index(env: dict[str, str]) -> None:
+    assert run(["index"], env).exit_code == 0
+    index_dir = Path(env["RAG_INDEX_DIR"])
+    live = index_dir / (index_dir / "CURRENT").read_text().strip()
+    (live / "chunks.faiss").write_bytes(b"not a faiss file")
+    result = run(["ask", "anything?"], env)
+    assert result.exit_code == 1
+    assert "corrupted" in result.stderr and "rag index" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_bad_setting_is_reported(env: dict[str, str]) -> None:
+    result = run(["ask", "anything?"], env | {"RAG_TOP_K": "many"})
+    assert result.exit_code == 1 and "invalid RAG_* setting" in result.stderr
+
+
+def test_top_k_out_of_range(env: dict[str, str]) -> None:
+    result = run(["ask", "--top-k", "0", "anything?"], env)
+    assert result.exit_code == 2 and "--top-k" in result.stderr

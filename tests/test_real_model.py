@@ -1,0 +1,68 @@
+"""Slow tier: the real MiniLM model end to end (CI runs it too)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.pipeline import Pipeline
+
+from .conftest import DEV_SET, SEEDS
+from .test_answer import assert_citations_exact
+
+pytestmark = pytest.mark.slow
+
+
+def test_real_model_embeds_normalised_384_dim(real_pipeline: Pipeline) -> None:
+    vectors = real_pipeline.embedder.encode(["NATO command in Wiesbaden", "Ramstein Group"])
+    assert vectors.shape == (2, 384)
+    assert abs(float((vectors[0] ** 2).sum()) - 1.0) < 1e-4
+    assert real_pipeline.index.manifest["embedding"]["model_id"].endswith("all-MiniLM-L6-v2")
+
+
+def test_dev_questions_cite_exact_spans_and_abstain_right(real_pipeline: Pipeline) -> None:
+    for line in DEV_SET.read_text().splitlines():
+        item = json.loads(line)
+        answer = real_pipeline.ask(item["question"])
+        assert_citations_exact(answer, real_pipeline)
+        assert answer.abstained == (not item["answerable"]), item["id"]
+
+
+def test_off_topic_questions_abstain(real_pipeline: Pipeline) -> None:
+    for question in (
+        "What is the capital of Australia's Northern Territory?",
+        "How do I bake sourdough bread?",
+        "Who won the 2022 football World Cup?",
+    ):
+        answer = real_pipeline.ask(question)
+        assert answer.abstained, (question, answer.answer)
+
+
+def test_two_part_question_gets_both_facts(real_pipeline: Pipeline) -> None:
+    answer = real_pipeline.ask(
+        "How does the NATO command's staff compare in size with the US unit it takes over from?"
+    )
+    assert "700" in answer.answer and "300" in answer.answer
+    assert len({c.doc_id for c in answer.citations}) == 2
+
+
+def test_rag_ask_json_in_a_fresh_process(tmp_path: Path) -> None:
+    env = os.environ | {"RAG_SEEDS_DIR": str(SEEDS), "RAG_INDEX_DIR": str(tmp_path / "index")}
+    rag = Path(sys.executable).with_name("rag")
+    proc = subprocess.run(
+        [str(rag), "ask", "--json", "Where will NATO's new command be based?"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert "Wiesbaden" in data["answer"] and not data["abstained"]
+    assert "Traceback" not in proc.stderr
