@@ -26,25 +26,28 @@ from rag.store import LoadedIndex
 from rag.text import content_terms, words
 from rag.types import Citation, Document, Sentence
 
-AnswerType = Literal["number", "person", "place", "date", "other"]
+AnswerType = Literal["number", "person", "place", "date", "entity", "other"]
 
 ABSTAIN_TEXT = "The articles don't say."
+STRICT_TYPES = ("number", "person", "date")
 MAX_ANSWER_CHARS = 300
 
+# "one" is left out: far more often a pronoun ("no one") than an answer.
 _NUMBER_WORDS = (
-    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
     r"hundred|thousand|million|billion|trillion|dozen|dozens|half|double|twice"
 )
 # A quantity, not a year ("2022") or a day of the month: those are dates.
 _NUMBER = re.compile(
-    rf"\$?\b(?!(?:19|20)\d\d\b)\d[\d,.]*%?(?!\s*-?\s*\d)|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE
+    rf"\$?\b(?!(?:19|20)\d\d\b)\d[\d,.]*%?(?!\s*-?\s*\d)|\b(?:{_NUMBER_WORDS})\b(?!-[a-z])",
+    re.IGNORECASE,
 )
 _MONTH = (
     r"January|February|March|April|May|June|July|August|September|October|November|December|"
     r"Jan\.|Feb\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\."
 )
 _DATE = re.compile(
-    rf"\b(?:{_MONTH})\b|\b(?:19|20)\d\d\b|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|"
+    rf"\b(?:{_MONTH})(?!\w)|\b(?:19|20)\d\d\b|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|"
     r"Saturday|Sunday)\b|\b(?:last|next|this) (?:week|month|year)\b|\bend of\b",
 )
 _NAME = re.compile(r"\b[A-Z][a-zá-ž'’]+(?:\s+(?:[A-Z]\.\s+)?[A-Z][a-zá-ž'’]+)+\b")
@@ -70,6 +73,8 @@ class QuestionProfile:
     expects: AnswerType
     comparative: bool
     multi_part: bool
+    pair: bool = False  # "which two ...", "both": a parallel second fact
+    about_state: bool = False
 
 
 @dataclass
@@ -108,13 +113,38 @@ class Weights:
     abstain_below: float = 0.75
     second_ratio: float = 0.8  # a second sentence must score this share of the first
     conflict_ratio: float = 0.9
+    state_ratio: float = 0.75
+    part_ratio: float = 0.6
     context_ratio: float = 0.75
 
 
+# "how many", or a noun asking for a quantity ("what percentage", "the population of").
 _QUANTITY = re.compile(
-    r"\bhow (?:many|much|large|big|long|often|old|strong)\b|\b(?:number|percentage|share|amount|"
-    r"size|proportion|population|cost|price|budget|sum|total|figure|financial|funding)\b"
+    r"\bhow (?:many|much|large|big|long|often|old|strong|quickly|fast)\b|\b(?:number|percentage|"
+    r"share|amount|size|proportion|population|cost|price|budget|sum|total|financial|"
+    r"funding|margin|salary|value)\b"
 )
+# Head nouns that name the *kind* of answer wanted ("which city", "what body"): they need
+# not occur in the articles, unlike the subject asked about.
+TYPE_NOUNS = {
+    "place": frozenset("city cities town place location capital venue base site".split()),
+    "date": frozenset("date day year month time deadline".split()),
+    "person": frozenset(
+        "official officials person people leader leaders minister ministers envoy ambassador "
+        "ambassadors spokesperson commander cabinet politician diplomat diplomats who".split()
+    ),
+    "entity": frozenset(
+        "body organization organisation group agency institution unit country countries nation "
+        "nations ally allies state states outlet newspaper company companies party parties "
+        "region regions".split()
+    ),
+    "number": frozenset("margin number amount figure total size share".split()),
+}
+_GENERIC_ADJECTIVES = frozenset(
+    "asian african european american latin nordic scandinavian baltic arab balkan western "
+    "eastern northern southern foreign".split()
+)
+_NOT_SUBJECT = frozenset().union(*TYPE_NOUNS.values(), _GENERIC_ADJECTIVES)
 _AUX = r"(?:did|does|do|has|have|had|is|are|was|were|will|would|can|could|should|might|may)"
 _FOCUS = (
     re.compile(rf"\bhow (?:many|much)\s+((?:[\w-]+\s+){{0,3}}?[\w-]+?)\s+{_AUX}\b", re.I),
@@ -125,19 +155,36 @@ _FOCUS = (
     ),
     re.compile(rf"\b(?:what|which) ((?:[\w-]+\s+){{0,2}}[\w-]+)\s+{_AUX}\b", re.I),
 )
+_WHICH_NOUN = re.compile(r"\b(?:which|what)\s+(?:two\s+|three\s+|\w+\s+)?(\w+)", re.I)
 _CALENDAR = re.compile(rf"^(?:{_MONTH}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)$")
+# Questions about a state of affairs, which articles of different dates may report differently.
+_STATE = re.compile(
+    rf"^\s*{_AUX}\b|\b(?:yet|still|now|currently|anymore|so far|status|latest|today|firm)\b|"
+    r"^\s*who (?:is|are) (?:the |now )?",
+    re.I,
+)
+_MULTI_PART = re.compile(
+    r",?\s+and\s+(?:\w+\s+){0,2}?(?:how|what|which|who|whom|when|where|why)\b", re.I
+)
+_PAIR = re.compile(r"\b(?:two|both|each)\b", re.I)
 
 
 def expected_type(question: str) -> AnswerType:
     q = question.lower()
     if _QUANTITY.search(q):
         return "number"
-    if re.search(r"\bwhen\b|\bwhat (?:year|month|date|day)\b", q):
+    if re.search(r"\bwhen\b|\bwhat (?:year|month|date|day)\b|\bby what date\b", q):
         return "date"
     if re.search(r"\bwho(?:m|se)?\b", q):
         return "person"
     if re.search(r"\bwhere\b", q):
         return "place"
+    for match in _WHICH_NOUN.finditer(q):
+        for kind in ("place", "date", "person", "entity"):
+            if match.group(1) in TYPE_NOUNS[kind]:
+                return kind  # type: ignore[return-value]
+    if re.search(r"\bwhich\b", q):
+        return "entity"
     return "other"
 
 
@@ -150,10 +197,11 @@ def profile_question(question: str, vocabulary: Vocabulary) -> QuestionProfile:
                 terms[term] = vocabulary.idf(term)
                 if not vocabulary.known(term) and not term.isdigit():
                     unknown.append(word)
-    subject = [w for w in unknown if w in focus_words(question) or _is_entity(w, question)]
-    parts = re.split(
-        r",?\s+and\s+(?=(?:how|what|which|who|when|where|why)\b)", question, flags=re.I
-    )
+    subject = [
+        w
+        for w in unknown
+        if w.lower() not in _NOT_SUBJECT and (w in focus_words(question) or _is_entity(w, question))
+    ]
     return QuestionProfile(
         text=question,
         terms=terms,
@@ -161,7 +209,9 @@ def profile_question(question: str, vocabulary: Vocabulary) -> QuestionProfile:
         unknown_subject=subject,
         expects=expected_type(question),
         comparative=bool(_COMPARATIVE.search(question)),
-        multi_part=len(parts) > 1,
+        multi_part=bool(_MULTI_PART.search(question)),
+        pair=bool(_PAIR.search(question)),
+        about_state=bool(_STATE.search(question)),
     )
 
 
@@ -288,12 +338,36 @@ class ExtractiveAnswerer:
         profile, ranked = self.candidates(question, retrieval)
         if not ranked or self._should_abstain(profile, ranked[0]):
             return Selection(True, self._abstain_text(profile), [], ranked)
-        chosen = [ranked[0]]
-        second = self._second(profile, ranked)
-        if second is not None:
+        chosen = self._primary(profile, ranked)
+        if not chosen:
+            return Selection(True, ABSTAIN_TEXT, [], ranked)
+        if len(chosen) == 1 and (second := self._second(profile, ranked, chosen[0])):
             chosen.append(second)
         text, citations = self._compose(chosen, profile)
         return Selection(False, text, citations, ranked)
+
+    def _primary(self, profile: QuestionProfile, ranked: list[Candidate]) -> list[Candidate]:
+        """The answering sentence(s); empty when nothing near the top holds what was asked."""
+        best = ranked[0]
+        if profile.expects == "other" or best.type_match >= 1:
+            return [best]
+        w = self.weights
+        holders = [
+            c for c in ranked[1:8] if c.type_match >= 1 and c.score >= w.context_ratio * best.score
+        ]
+        near = set(self._neighbours[best.sentence.sent_id])
+        # The best match sets the topic but lacks what was asked (no number for "how much"):
+        # the fact often sits in the very next sentence, which continues the thought.
+        for cand in holders:
+            if cand.sentence.sent_id in near:
+                return [best, cand]
+        # Or another sentence, as much on topic, holds it.
+        for cand in holders:
+            if cand.coverage >= 0.8 * best.coverage:
+                return [cand]
+        if profile.expects in STRICT_TYPES:
+            return []  # a number, name or date was asked for and none is on topic
+        return [best]
 
     def _should_abstain(self, profile: QuestionProfile, best: Candidate) -> bool:
         # The thing asked about never occurs in the articles: whatever matches is about
@@ -309,44 +383,93 @@ class ExtractiveAnswerer:
             return f"{ABSTAIN_TEXT} None of them mentions {missing}."
         return ABSTAIN_TEXT
 
-    def _second(self, profile: QuestionProfile, ranked: list[Candidate]) -> Candidate | None:
-        best = ranked[0]
+    def _second(
+        self, profile: QuestionProfile, ranked: list[Candidate], first: Candidate
+    ) -> Candidate | None:
+        """A second sentence for a second part of the question, or a differently dated account."""
         w = self.weights
-        uncovered = {t: v for t, v in profile.terms.items() if t not in best.matched}
+        uncovered = {t: v for t, v in profile.terms.items() if t not in first.matched}
+        total = sum(profile.terms.values()) or 1.0
         wants_two = profile.comparative or profile.multi_part
-        if profile.expects != "other" and best.type_match < 1:
-            # The best match sets the topic but lacks what was asked (no number for "how
-            # much"): the fact often sits in the next sentence, so add the best one that has it.
-            near = set(self._neighbours[best.sentence.sent_id])
-            holding = [
+        typed = profile.expects != "other"
+        eligible = [
+            c
+            for c in ranked[:8]
+            if c is not first
+            and not self._redundant(first, c)
+            # the second fact must be of the asked kind too
+            and not (typed and first.type_match >= 1 and c.type_match < 1)
+        ]
+
+        def adds(cand: Candidate) -> float:
+            return sum(v for t, v in uncovered.items() if t in cand.matched) / total
+
+        if profile.pair:
+            # "Which two ambassadors...": a sentence matching the question the way the first
+            # does, about another instance.
+            parallel = [
                 c
-                for c in ranked[1:6]
-                if c.type_match >= 1 and c.score >= w.context_ratio * best.score
+                for c in eligible
+                if c.score >= w.second_ratio * first.score
+                and c.coverage >= 0.6 * first.coverage
+                and len(c.matched & first.matched) >= 0.5 * len(first.matched | c.matched)
             ]
-            # Prefer the sentence right next to the best one: it continues the same thought.
-            holding.sort(key=lambda c: (c.sentence.sent_id not in near, -c.score))
-            if holding:
-                return holding[0]
-        for cand in ranked[1:6]:
-            if self._redundant(best, cand):
-                continue
-            adds = sum(v for t, v in uncovered.items() if t in cand.matched)
-            total = sum(profile.terms.values()) or 1.0
-            if (
-                wants_two
-                and cand.score >= w.second_ratio * best.score
-                and (adds / total > 0.05 or cand.sentence.doc_id != best.sentence.doc_id)
-                and (best.type_match < 1 or cand.type_match >= 1 or profile.expects == "other")
-            ):
-                return cand
-            if (
-                self._conflicting(best, cand)
-                and cand.score >= w.conflict_ratio * best.score
-                and cand.coverage >= 0.8 * best.coverage
-                and cand.dense >= best.dense - 0.1
+            if parallel:
+                return max(parallel, key=lambda c: c.coverage)
+        if profile.multi_part and (part := self._later_part(profile, eligible, first)):
+            return part
+        if wants_two:
+            # The other part of the question: the strong sentence covering most of what the
+            # first one leaves out.
+            parts = [
+                c
+                for c in eligible
+                if c.score >= w.second_ratio * first.score
+                and (adds(c) > 0.05 or c.sentence.doc_id != first.sentence.doc_id)
+            ]
+            if parts:
+                return max(parts, key=lambda c: adds(c) + 0.5 * c.score / first.score)
+        for cand in eligible:
+            if self._conflicting(first, cand) and (
+                # A question about a state of affairs ("is it operational yet?") invites
+                # every dated account; otherwise only an equally strong one is added.
+                (
+                    profile.about_state
+                    and cand.score >= w.state_ratio * first.score
+                    and cand.coverage >= 0.6 * first.coverage
+                )
+                or (
+                    cand.score >= w.conflict_ratio * first.score
+                    and cand.coverage >= 0.8 * first.coverage
+                    and cand.dense >= first.dense - 0.1
+                )
             ):
                 return cand
         return None
+
+    def _later_part(
+        self, profile: QuestionProfile, eligible: list[Candidate], first: Candidate
+    ) -> Candidate | None:
+        """For "X, and what Y?": the sentence that best covers the part after the "and"."""
+        match = _MULTI_PART.search(profile.text)
+        if match is None:
+            return None
+        tail = profile.text[match.start() :]
+        weights = {t: profile.terms[t] for t in content_terms(tail) if t in profile.terms}
+        total = sum(weights.values())
+        if not total:
+            return None
+
+        def part_coverage(cand: Candidate) -> float:
+            return sum(v for t, v in weights.items() if t in cand.matched) / total
+
+        options = [
+            c
+            for c in eligible
+            if part_coverage(c) > part_coverage(first)
+            and c.score >= self.weights.part_ratio * first.score
+        ]
+        return max(options, key=lambda c: part_coverage(c) + 0.5 * c.score, default=None)
 
     def _redundant(self, a: Candidate, b: Candidate) -> bool:
         ta, tb = self._terms[a.sentence.sent_id], self._terms[b.sentence.sent_id]
@@ -424,7 +547,7 @@ def _when(doc: Document) -> str:
     return "Elsewhere"
 
 
-_CLAUSE_BREAK = re.compile(r"[,;:—–]\s+|\s+[—–]\s+")
+_CLAUSE_BREAK = re.compile(r"[,;:—–][\"”’]?\s+|\s+[—–]\s+")
 
 
 def trim_to_budget(
@@ -436,6 +559,7 @@ def trim_to_budget(
         return s.start, s.end
     body = text[s.start : s.end]
     bounds = [0] + [m.end() for m in _CLAUSE_BREAK.finditer(body)] + [len(body)]
+    top_weight = max(profile.terms.values(), default=1.0) or 1.0
     best: tuple[float, int, int] | None = None
     for i in range(len(bounds) - 1):
         for j in range(i + 1, len(bounds)):
@@ -444,13 +568,25 @@ def trim_to_budget(
             if len(piece) > budget - 2:
                 break
             terms = set(content_terms(piece))
-            holds = type_match(profile.expects, piece, profile.text) >= 1
-            gain = len(cand.matched & terms) + 2.0 * holds + 0.01 * len(piece) / budget
+            holds = _holding_strength(profile, piece)
+            # Rare question terms locate the answer; common ones ("NATO") are everywhere.
+            weight = sum(profile.terms[t] for t in cand.matched & terms)
+            gain = weight / top_weight + holds + 0.01 * len(piece) / budget
             if best is None or gain > best[0]:
                 best = (gain, lo, lo + len(piece))
     if best is None:
         return s.start, s.start + _cut_at_word(body, budget - 1)
     return s.start + best[1], s.start + best[2]
+
+
+def _holding_strength(profile: QuestionProfile, piece: str) -> float:
+    """How much of the asked-for kind a clause holds: names count per new capitalised word
+    (so "said Douglas Lute" beats "a retired Army general"), other kinds are yes/no."""
+    if profile.expects in ("person", "entity", "place"):
+        q_lower = profile.text.lower()
+        new = {c for c in _CAPITALISED.findall(piece) if c.lower() not in q_lower}
+        return min(len(new), 3) / 1.5
+    return 2.0 * (type_match(profile.expects, piece, profile.text) >= 1)
 
 
 def _cut_at_word(body: str, limit: int) -> int:

@@ -59,9 +59,13 @@ class Pipeline:
     def ask(self, question: str, top_k: int | None = None) -> Answer:
         question = validate_question(question, self.settings)
         t0 = time.perf_counter()
-        retrieval = self.retriever.retrieve(question, top_k)
+        shown = top_k or self.settings.top_k
+        # The answer stage reads a few more passages than are shown: a fact ranked sixth is
+        # still worth citing.
+        retrieval = self.retriever.retrieve(question, max(shown, self.settings.answer_k))
         t1 = time.perf_counter()
         selection = self.answerer.answer(question, retrieval)
+        retrieval.passages = retrieval.passages[:shown]
         t2 = time.perf_counter()
         return Answer(
             question=question,

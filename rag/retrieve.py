@@ -59,7 +59,7 @@ class Vocabulary:
         def fix(match: re.Match[str]) -> str:
             word = match.group(0)
             lowered = word.lower()
-            if lowered in SHORTHAND and lowered not in self._known:
+            if word.islower() and lowered in SHORTHAND and lowered not in self._known:
                 return SHORTHAND[lowered]
             if word.isupper() and lowered not in self._known and word in self.acronyms:
                 return self.acronyms[word]
@@ -70,7 +70,8 @@ class Vocabulary:
             best = process.extractOne(lowered, self.words, scorer=fuzz.ratio, score_cutoff=82)
             return best[0] if best else word
 
-        return re.sub(r"[A-Za-z]+", fix, query)
+        # Whole words only: the "U" of "SAG-U" is not the shorthand "u".
+        return re.sub(r"(?<![\w.-])[A-Za-z]+(?![\w-]|\.\w)", fix, query)
 
 
 # Chat shorthand seen in typed questions; expanded before anything else looks at them.

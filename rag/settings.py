@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(1, ge=0, le=19)
 
     top_k: int = Field(5, ge=1, le=50)
+    answer_k: int = Field(8, ge=1, le=50, description="passages the answer stage reads")
     candidate_k: int = Field(20, ge=1, le=200, description="per-retriever depth before fusion")
     # Small k: the ranked lists are short, so a ranker's top hits should count for more.
     rrf_k: int = Field(10, ge=1)

@@ -31,14 +31,34 @@ def words(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+# Month abbreviations as printed in news copy ("Dec. 3-4") match the full names.
+_MONTHS = {
+    "jan": "january",
+    "feb": "february",
+    "mar": "march",
+    "apr": "april",
+    "jun": "june",
+    "jul": "july",
+    "aug": "august",
+    "sep": "september",
+    "sept": "september",
+    "oct": "october",
+    "nov": "november",
+    "dec": "december",
+}
+
+
 def content_terms(text: str) -> list[str]:
-    """Stemmed non-stop-word terms, in order (duplicates kept)."""
+    """Stemmed non-stop-word terms, in order (duplicates kept); compounds split at hyphens
+    so "Secretary-General" matches "secretary general"."""
     out = []
     for word in words(text):
-        lowered = word.lower()
-        if lowered in STOPWORDS or (len(lowered) < 2 and not lowered.isdigit()):
-            continue
-        out.append(stem(lowered.replace(".", "")))
+        for part in word.split("-"):
+            lowered = part.lower()
+            if lowered in STOPWORDS or (len(lowered) < 2 and not lowered.isdigit()):
+                continue
+            lowered = _MONTHS.get(lowered, lowered)
+            out.append(stem(lowered.replace(".", "")))
     return out
 
 

@@ -57,7 +57,7 @@ def test_every_sentence_and_chunk_quotes_its_file_exactly(corpus) -> None:
         (
             "NATO officials prepare for a possible U.S. withdrawal. “Europe must act,” he said.",
             [
-                "NATO officials are preparing for a possible U.S. withdrawal.",
+                "NATO officials prepare for a possible U.S. withdrawal.",
                 "“Europe must act,” he said.",
             ],
         ),
