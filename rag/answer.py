@@ -50,7 +50,26 @@ _DATE = re.compile(
     rf"\b(?:{_MONTH})(?!\w)|\b(?:19|20)\d\d\b|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|"
     r"Saturday|Sunday)\b|\b(?:last|next|this) (?:week|month|year)\b|\bend of\b",
 )
-_NAME = re.compile(r"\b[A-Z][a-zá-ž'’]+(?:\s+(?:[A-Z]\.\s+)?[A-Z][a-zá-ž'’]+)+\b")
+# A person's name: two or more capitalised words ("Ivo Daalder", "Jens Stoltenberg"), or a
+# title and a surname ("Sec. Austin", "Gen. Cavoli").
+_NAME = re.compile(
+    r"\b[A-Z][a-zá-ž'’]+(?:\s+(?:[A-Z]\.\s+)?[A-Z][a-zá-ž'’]+)+\b|"
+    r"\b(?:Sec|Gen|Lt|Col|Adm|Sen|Rep|Gov|Amb|Dr|Mr|Mrs|Ms|Prof)\.\s+[A-Z][a-zá-ž'’]+"
+)
+# Names of bodies, not people: "Ukraine Defense Contact Group", "National Security Council".
+_ORGANISATION = re.compile(
+    r"\b(?:Group|Council|Organization|Organisation|Command|Department|Office|Center|Centre|"
+    r"Agency|Union|Alliance|Treaty|Ministry|Forces|Army|Journal|Times|Post|House|Congress|"
+    r"Parliament|Committee|Assistance|Ukraine|Europe|States|Kingdom|Korea|Affairs|Policy)$"
+)
+# Who-questions answered by a role rather than a name ("led by the U.S. defense secretary").
+_ROLE_WORD = re.compile(
+    r"\b(?:secretary|minister|president|chief|official|ambassador|general|commander|envoy|"
+    r"spokesperson|spokesman|director|diplomat|chancellor|prime minister)\b",
+    re.IGNORECASE,
+)
+_IDENTITY = re.compile(r"\s*who\s+(?:is|was|are|were|will be|would be|has been)\b", re.I)
+HOLDS = 0.75  # type_match at or above this: the sentence holds the kind of thing asked for
 _CAPITALISED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-zA-Z-]+")
 _COMPARATIVE = re.compile(
     r"\bcompare[sd]?\b|\bcomparison\b|\bversus\b|\bvs\.?\b|\bdiffer(?:ence|ent)?\b|\bboth\b|"
@@ -154,6 +173,10 @@ _FOCUS = (
         re.I,
     ),
     re.compile(rf"\b(?:what|which) ((?:[\w-]+\s+){{0,2}}[\w-]+)\s+{_AUX}\b", re.I),
+    # "What is the Wiesbaden command's annual <budget>?"
+    re.compile(
+        r"\bwhat (?:is|was|are|were) (?:the|a|an) (?:[\w'’-]+\s+){0,4}?([\w-]+)\s*\?\s*$", re.I
+    ),
 )
 _WHICH_NOUN = re.compile(r"\b(?:which|what)\s+(?:two\s+|three\s+|\w+\s+)?(\w+)", re.I)
 _CALENDAR = re.compile(rf"^(?:{_MONTH}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)$")
@@ -245,8 +268,17 @@ def type_match(expects: AnswerType, sentence: str, question: str) -> float:
     if expects == "date":
         return 1.0 if _DATE.search(sentence) else 0.0
     if expects == "person":
-        names = [n for n in _NAME.findall(sentence) if n.lower() not in q_lower]
-        return 1.0 if names else 0.0
+        names = [
+            n
+            for n in _NAME.findall(sentence)
+            if n.lower() not in q_lower and not _ORGANISATION.search(n)
+        ]
+        if names:
+            return 1.0
+        if _IDENTITY.match(question):
+            return 0.0  # "who is/will be X": only a name answers
+        roles = [r for r in _ROLE_WORD.findall(sentence) if r.lower() not in q_lower]
+        return HOLDS if roles else 0.0
     caps = [c for c in _CAPITALISED.findall(sentence) if c.lower() not in q_lower]
     return 1.0 if caps else 0.0
 
@@ -349,11 +381,13 @@ class ExtractiveAnswerer:
     def _primary(self, profile: QuestionProfile, ranked: list[Candidate]) -> list[Candidate]:
         """The answering sentence(s); empty when nothing near the top holds what was asked."""
         best = ranked[0]
-        if profile.expects == "other" or best.type_match >= 1:
+        if profile.expects == "other" or best.type_match >= HOLDS:
             return [best]
         w = self.weights
         holders = [
-            c for c in ranked[1:8] if c.type_match >= 1 and c.score >= w.context_ratio * best.score
+            c
+            for c in ranked[1:8]
+            if c.type_match >= HOLDS and c.score >= w.context_ratio * best.score
         ]
         near = set(self._neighbours[best.sentence.sent_id])
         # The best match sets the topic but lacks what was asked (no number for "how much"):
@@ -398,7 +432,7 @@ class ExtractiveAnswerer:
             if c is not first
             and not self._redundant(first, c)
             # the second fact must be of the asked kind too
-            and not (typed and first.type_match >= 1 and c.type_match < 1)
+            and not (typed and first.type_match >= HOLDS and c.type_match < HOLDS)
         ]
 
         def adds(cand: Candidate) -> float:
@@ -571,7 +605,7 @@ def trim_to_budget(
             holds = _holding_strength(profile, piece)
             # Rare question terms locate the answer; common ones ("NATO") are everywhere.
             weight = sum(profile.terms[t] for t in cand.matched & terms)
-            gain = weight / top_weight + holds + 0.01 * len(piece) / budget
+            gain = weight / top_weight + 0.5 * holds + 0.01 * len(piece) / budget
             if best is None or gain > best[0]:
                 best = (gain, lo, lo + len(piece))
     if best is None:

@@ -15,7 +15,7 @@ from rapidfuzz import fuzz, process
 from rag.embed import Embedder
 from rag.settings import Settings
 from rag.store import LoadedIndex
-from rag.text import STOPWORDS, content_terms, stem, words
+from rag.text import STOPWORDS, content_terms, stem, tokenize_for_bm25, words
 from rag.types import Chunk, Passage
 
 # Single-query searches are latency-bound: extra OpenMP threads only add contention.
@@ -129,7 +129,7 @@ class HybridRetriever:
                 self._chunks_of_sentence.setdefault(sid, []).append(chunk.chunk_id)
         self._bm25 = bm25s.BM25()
         self._bm25.index(
-            [content_terms(c.text) or ["<empty>"] for c in self.chunks], show_progress=False
+            [tokenize_for_bm25(c.text) or ["<empty>"] for c in self.chunks], show_progress=False
         )
 
     def embed_query(self, query: str) -> np.ndarray:
@@ -154,7 +154,7 @@ class HybridRetriever:
         return ranking[:depth]
 
     def bm25_ranking(self, query: str, depth: int) -> list[int]:
-        terms = [t for t in content_terms(query) if t in self._bm25.vocab_dict]
+        terms = [t for t in tokenize_for_bm25(query) if t in self._bm25.vocab_dict]
         if not terms:
             return []
         depth = min(depth, len(self.chunks))
@@ -172,7 +172,10 @@ class HybridRetriever:
             dense, _ = self.dense_ranking(vector, depth)
             by_sentence = self.sentence_ranking(vector, depth)
         lexical = self.bm25_ranking(repaired, depth) if mode in ("hybrid", "bm25") else []
-        fused = reciprocal_rank_fusion([dense, by_sentence, lexical], self.settings.rrf_k)
+        # Dense and lexical evidence get an equal say; the two dense views share theirs.
+        fused = reciprocal_rank_fusion(
+            [dense, by_sentence, lexical], self.settings.rrf_k, weights=(0.5, 0.5, 1.0)
+        )
         passages = self._collapse(fused, top_k)
         return Retrieval(repaired, vector, passages, dense, by_sentence, lexical)
 
@@ -200,11 +203,14 @@ class HybridRetriever:
         return out
 
 
-def reciprocal_rank_fusion(rankings: list[list[int]], k: int = 60) -> list[tuple[int, float]]:
+def reciprocal_rank_fusion(
+    rankings: list[list[int]], k: int = 60, weights: tuple[float, ...] | None = None
+) -> list[tuple[int, float]]:
+    weights = weights or (1.0,) * len(rankings)
     scores: dict[int, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights, strict=True):
         for rank, item in enumerate(ranking):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank + 1)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank + 1)
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from functools import lru_cache
 
@@ -62,5 +63,11 @@ def content_terms(text: str) -> list[str]:
     return out
 
 
+def bigrams(terms: list[str]) -> list[str]:
+    return [f"{a}_{b}" for a, b in itertools.pairwise(terms)]
+
+
 def tokenize_for_bm25(text: str) -> list[str]:
-    return content_terms(text)
+    """Terms plus adjacent-term pairs: a rare pair ("ukrain_council") rewards the exact name."""
+    terms = content_terms(text)
+    return terms + bigrams(terms)
