@@ -23,7 +23,7 @@ import numpy as np
 
 from rag.retrieve import Retrieval, Vocabulary
 from rag.store import LoadedIndex
-from rag.text import content_terms, words
+from rag.text import bigrams, content_terms, words
 from rag.types import Citation, Document, Sentence
 
 AnswerType = Literal["number", "person", "place", "date", "entity", "other"]
@@ -104,6 +104,7 @@ class Candidate:
     coverage: float
     context_coverage: float
     type_match: float
+    phrase: float = 0.0  # share of the question's adjacent term pairs found in the sentence
     matched: set[str] = field(default_factory=set)
     score: float = 0.0
 
@@ -129,6 +130,7 @@ class Weights:
     coverage: float = 0.8
     context_coverage: float = 0.2
     type_match: float = 0.3
+    phrase: float = 0.3
     abstain_below: float = 0.75
     second_ratio: float = 0.8  # a second sentence must score this share of the first
     conflict_ratio: float = 0.9
@@ -302,6 +304,7 @@ class ExtractiveAnswerer:
         self.vocabulary = vocabulary
         self.weights = weights or Weights()
         self._terms = [set(content_terms(s.text)) for s in index.sentences]
+        self._pairs = [set(bigrams(content_terms(s.text))) for s in index.sentences]
         self._chunk_vectors: np.ndarray | None = None
         self._neighbours = self._build_neighbours(index.sentences)
 
@@ -332,6 +335,7 @@ class ExtractiveAnswerer:
             return profile, []
         ids = list(seen)
         dense = self.index.sentence_vectors[ids] @ retrieval.query_vector
+        question_pairs = set(bigrams(content_terms(retrieval.query)))
         out = []
         for sid, sim in zip(ids, dense, strict=True):
             sentence = self.index.sentences[sid]
@@ -347,6 +351,7 @@ class ExtractiveAnswerer:
                 coverage=cov,
                 context_coverage=ctx,
                 type_match=type_match(profile.expects, sentence.text, question),
+                phrase=len(question_pairs & self._pairs[sid]) / max(len(question_pairs), 1),
                 matched=matched,
             )
             cand.score = (
@@ -355,6 +360,7 @@ class ExtractiveAnswerer:
                 + w.coverage * cand.coverage
                 + w.context_coverage * cand.context_coverage
                 + w.type_match * cand.type_match
+                + w.phrase * cand.phrase
             )
             out.append(cand)
         out.sort(key=lambda c: -c.score)
