@@ -532,23 +532,27 @@ class ExtractiveAnswerer:
         db = self.index.documents[b.sentence.doc_id].sort_date
         return da is not None and db is not None and da[:7] != db[:7]
 
-    def _fit(self, chosen: list[Candidate], profile: QuestionProfile) -> list[tuple[int, int]]:
-        """Sentence spans, the longest cut to its best clauses until the answer fits."""
+    def _fit(
+        self, chosen: list[Candidate], profile: QuestionProfile, labels: list[str]
+    ) -> list[tuple[int, int]]:
+        """Sentence spans, the longest cut to its best clauses until the answer (with its
+        labels, ellipses and markers) fits in MAX_ANSWER_CHARS."""
         spans = [(c.sentence.start, c.sentence.end) for c in chosen]
-        floor = MAX_ANSWER_CHARS // len(chosen)
-        for _ in range(len(chosen)):
-            total = sum(e - s for s, e in spans) + 5 * len(spans)
+        overhead = sum(len(label) for label in labels) + 7 * len(spans)
+        floor = (MAX_ANSWER_CHARS - overhead) // len(chosen)
+        # Cut context before the sentence that holds what was asked, longest first.
+        order = sorted(
+            range(len(chosen)),
+            key=lambda i: (chosen[i].type_match, -(spans[i][1] - spans[i][0])),
+        )
+        for i in order:
+            total = sum(e - s for s, e in spans) + overhead
             if total <= MAX_ANSWER_CHARS:
                 break
-            # Cut context before the sentence that holds what was asked, longest first.
-            longest = max(
-                range(len(spans)),
-                key=lambda i: (-chosen[i].type_match, spans[i][1] - spans[i][0]),
-            )
-            others = total - (spans[longest][1] - spans[longest][0])
+            others = total - (spans[i][1] - spans[i][0])
             budget = max(MAX_ANSWER_CHARS - others, floor)
-            doc = self.index.documents[chosen[longest].sentence.doc_id]
-            spans[longest] = trim_to_budget(doc.text, chosen[longest], budget, profile)
+            doc = self.index.documents[chosen[i].sentence.doc_id]
+            spans[i] = trim_to_budget(doc.text, chosen[i], budget, profile)
         return spans
 
     def _compose(
@@ -560,7 +564,9 @@ class ExtractiveAnswerer:
             chosen = sorted(chosen, key=lambda c: docs[c.sentence.doc_id].sort_date or "")
         elif len(chosen) > 1 and chosen[0].sentence.doc_id == chosen[1].sentence.doc_id:
             chosen = sorted(chosen, key=lambda c: c.sentence.start)  # read in article order
-        spans = self._fit(chosen, profile)
+        # Accounts that differ in time each say when they were reported.
+        labels = [f"{_when(docs[c.sentence.doc_id])}: " if dated else "" for c in chosen]
+        spans = self._fit(chosen, profile, labels)
         parts, citations = [], []
         for marker, (cand, (start, end)) in enumerate(zip(chosen, spans, strict=True), start=1):
             doc = docs[cand.sentence.doc_id]
@@ -570,9 +576,7 @@ class ExtractiveAnswerer:
                 shown = "…" + shown
             if end < cand.sentence.end:
                 shown = shown + "…"
-            if dated:
-                shown = f"{_when(doc)}: {shown}"
-            parts.append(f"{shown} [{marker}]")
+            parts.append(f"{labels[marker - 1]}{shown} [{marker}]")
             citations.append(
                 Citation(
                     marker=marker,

@@ -66,3 +66,39 @@ def test_rag_ask_json_in_a_fresh_process(tmp_path: Path) -> None:
     data = json.loads(proc.stdout)
     assert "Wiesbaden" in data["answer"] and not data["abstained"]
     assert "Traceback" not in proc.stderr
+
+
+def test_accounts_that_changed_over_time_are_both_given_in_date_order(
+    real_pipeline: Pipeline,
+) -> None:
+    answer = real_pipeline.ask(
+        "Has the Biden administration allowed Ukraine to use long-range missiles on Russian "
+        "territory?"
+    )
+    assert not answer.abstained
+    assert "resist" in answer.answer and "authorized" in answer.answer
+    assert answer.answer.index("resist") < answer.answer.index("authorized")  # earlier first
+    assert {c.doc_id for c in answer.citations} == {
+        "000_14cb71510f2b07a6.txt",
+        "002_6ed1ac909a21d9b7.txt",
+    }
+    assert answer.answer.startswith("In ")  # each account carries when it was reported
+    assert_citations_exact(answer, real_pipeline)
+
+
+def test_asked_for_kind_missing_means_abstain(real_pipeline: Pipeline) -> None:
+    # On topic, but no on-topic sentence holds a figure or a name.
+    for question in (
+        "How much money has the Biden administration invested in Ukraine's defense industry?",
+        "Who will be NATO's senior civilian representative in Kyiv?",
+    ):
+        answer = real_pipeline.ask(question)
+        assert answer.abstained, (question, answer.answer)
+
+
+def test_the_fact_in_the_next_sentence_is_found(real_pipeline: Pipeline) -> None:
+    answer = real_pipeline.ask(
+        "What annual financial pledge for Ukraine was being discussed before the summit?"
+    )
+    assert "40 billion" in answer.answer
+    assert len(answer.answer) <= 300  # two cited sentences, trimmed to fit
