@@ -1,0 +1,171 @@
+"""One error shape for every failure: `{"error": {"message", "type", "code", "param"}}`.
+
+Domain errors (`RagError` subclasses, raised in `rag/` or here) carry their HTTP status;
+FastAPI's validation errors and Starlette's HTTP errors are rewritten into the same shape,
+so a client never sees a traceback or FastAPI's default `{"detail": ...}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.schemas import ErrorBody, ErrorResponse
+from rag.errors import RagError
+
+log = logging.getLogger("uvicorn.error")
+
+
+class ApiError(RagError):
+    """Errors that only exist at the HTTP edge."""
+
+    code: str | None = None
+
+
+class AuthenticationError(ApiError):
+    http_status = 401
+
+
+class ModelNotFoundError(ApiError):
+    http_status = 404
+    code = "model_not_found"
+
+
+class InvalidChatError(ApiError):
+    """A chat request the service cannot answer (no user message, unsupported role...)."""
+
+    http_status = 422
+
+
+class ServiceUnavailableError(ApiError):
+    """The model or index failed to load at start-up."""
+
+    http_status = 503
+    code = "not_ready"
+
+
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    503: "service_unavailable_error",
+}
+
+
+def error_type(status: int) -> str:
+    return _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+
+
+def error_response(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorResponse(
+        error=ErrorBody(message=message, type=error_type(status), code=code, param=param)
+    )
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def _code_of(exc: RagError) -> str:
+    """InvalidQuestionError -> "invalid_question"."""
+    explicit = getattr(exc, "code", None)
+    if explicit:
+        return str(explicit)
+    name = type(exc).__name__.removesuffix("Error")
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _loc(loc: Sequence[int | str]) -> str:
+    # ("body", "messages", 0, "role") -> "messages[0].role"; the "body"/"query" prefix is noise.
+    parts = list(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def describe_validation_errors(errors: Sequence[Any]) -> tuple[int, str, str, str | None]:
+    """(status, code, message, param) for FastAPI's list of validation errors."""
+    first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":
+        detail = (first.get("ctx") or {}).get("error", "invalid JSON")
+        return 400, "invalid_json", f"The request body is not valid JSON: {detail}.", None
+    if tuple(first.get("loc", ())) == ("body",):
+        if first.get("type") == "missing":
+            message = "The request body is missing: send a JSON object."
+        else:
+            message = (
+                "The request body must be a JSON object, sent with "
+                "'Content-Type: application/json'."
+            )
+        return 422, "invalid_body", message, None
+    messages = []
+    for err in errors[:5]:
+        where = _loc(err.get("loc", ()))
+        text = err.get("msg", "invalid value")
+        if err.get("type") == "extra_forbidden":
+            text = "unknown field"
+        messages.append(f"{where}: {text}" if where else text)
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    param = _loc(first.get("loc", ())) or None
+    return 422, "validation_error", "Invalid request: " + "; ".join(messages) + more + ".", param
+
+
+async def _rag_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RagError)
+    status = exc.http_status
+    if status >= 500 and status != 503:
+        log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return error_response(status, str(exc), code=_code_of(exc), headers=headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    status, code, message, param = describe_validation_errors(exc.errors())
+    return error_response(status, message, code=code, param=param)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    message = str(exc.detail)
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"No such endpoint: {request.method} {request.url.path}. See /docs."
+    elif exc.status_code == 405:
+        message = f"Method {request.method} is not allowed on {request.url.path}."
+    return error_response(
+        exc.status_code,
+        message,
+        code=_HTTP_CODES.get(exc.status_code),
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("Unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "Internal server error.", code="internal_error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RagError, _rag_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,232 @@
+"""Request and response schemas of the HTTP API (separate from the library's own types)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+
+from rag.types import Citation
+
+MODEL_ID = "nato-rag"
+
+# Strict: "5" or true is a client bug worth reporting, not something to coerce.
+TopK = Annotated[int, Field(strict=True, ge=1, le=50, description="Passages to retrieve (1-50).")]
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    message: str
+    type: str
+    code: str | None = None
+    param: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every error, whatever the endpoint: OpenAI's error shape."""
+
+    error: ErrorBody
+
+
+# --- /ask, /search ------------------------------------------------------------------------
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"question": "Where will NATO's new command be based?", "top_k": 5}]
+        },
+    )
+
+    question: str = Field(description="A question about the articles.")
+    top_k: TopK | None = None
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"query": "Ramstein Group", "top_k": 3}]}
+    )
+
+    query: str = Field(description="Words or a question to rank passages for.")
+    top_k: TopK | None = None
+
+
+class SearchHit(BaseModel):
+    rank: int
+    doc_id: str
+    title: str
+    start: int = Field(description="Character offset of the passage in the article text.")
+    end: int
+    text: str = Field(description="The article text between start and end.")
+    score: float
+
+
+class SearchResponse(BaseModel):
+    query: str
+    passages: list[SearchHit]
+
+
+# --- /documents ---------------------------------------------------------------------------
+
+
+class DocumentSummary(BaseModel):
+    doc_id: str
+    title: str
+    outlet: str | None
+    date: str | None = Field(description="ISO date printed in the article, if any.")
+    sort_date: str | None = Field(description="Date or inferred YYYY-MM, for ordering only.")
+    date_note: str | None = Field(description="Human wording for an inferred date.")
+    length: int = Field(description="Length of the article text in characters.")
+    chunk_count: int
+
+
+class TextRange(BaseModel):
+    start: int
+    end: int
+    text: str
+
+
+class SpanInContext(TextRange):
+    """The requested span and the paragraph around it, to show a cited passage in place."""
+
+    paragraph: TextRange
+
+
+class DocumentDetail(DocumentSummary):
+    text: str
+    span: SpanInContext | None = None
+
+
+# --- /health ------------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    rag_version: str
+    model_id: str
+    embed_backend: str
+    documents: int
+    chunks: int
+    sentences: int
+    index_type: str | None
+    index_built_at: str | None
+    index_rag_version: str | None
+    load_seconds: float | None = Field(description="Model + index loading time at start-up.")
+
+
+# --- OpenAI-compatible chat ---------------------------------------------------------------
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    # Clients send name, tool_calls, ...: accepted and ignored.
+    model_config = ConfigDict(extra="allow")
+
+    role: str = Field(description="system, developer, user or assistant.")
+    content: str | list[ContentPart] | None = None
+
+
+class ChatCompletionRequest(BaseModel):
+    # temperature, max_tokens, ... are accepted and ignored: the answer is extractive.
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": MODEL_ID,
+                    "messages": [
+                        {"role": "user", "content": "What new command is NATO setting up?"}
+                    ],
+                }
+            ]
+        },
+    )
+
+    model: str = MODEL_ID
+    messages: list[ChatMessage]
+    stream: Annotated[bool, Field(strict=True)] = False
+    top_k: TopK | None = None
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: Literal["stop"] = "stop"
+    logprobs: None = None
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str = MODEL_ID
+    choices: list[ChatChoice]
+    # Extensions beyond OpenAI's schema (clients expose them as extra fields).
+    citations: list[Citation]
+    abstained: bool
+    resolved_question: str = Field(
+        description="The question as retrieved with, after resolving a follow-up."
+    )
+
+
+class Delta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # OpenAI sends {"content": "..."} and {} rather than nulls.
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+class ChunkChoice(BaseModel):
+    index: int = 0
+    delta: Delta
+    finish_reason: Literal["stop"] | None = None
+    logprobs: None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str = MODEL_ID
+    choices: list[ChunkChoice]
+    # Only on the final chunk.
+    citations: list[Citation] | None = None
+    abstained: bool | None = None
+    resolved_question: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_absent_extras(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in ("citations", "abstained", "resolved_question"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "nato-rag"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
