@@ -21,9 +21,18 @@ from typing import Literal, Protocol, cast
 
 import numpy as np
 
+from rag.corpus import describe_date
 from rag.retrieve import Retrieval, Vocabulary
 from rag.store import LoadedIndex
-from rag.text import bigrams, content_terms, words
+from rag.text import (
+    MONTH_ABBREVIATIONS,
+    MONTH_NAMES,
+    TITLE_ABBREVIATIONS,
+    bigrams,
+    content_terms,
+    jaccard,
+    words,
+)
 from rag.types import Citation, Document, Sentence
 
 AnswerType = Literal["number", "person", "place", "date", "entity", "other"]
@@ -42,19 +51,26 @@ _NUMBER = re.compile(
     rf"\$?\b(?!(?:19|20)\d\d\b)\d[\d,.]*%?(?!\s*-?\s*\d)|\b(?:{_NUMBER_WORDS})\b(?!-[a-z])",
     re.IGNORECASE,
 )
-_MONTH = (
-    r"January|February|March|April|May|June|July|August|September|October|November|December|"
-    r"Jan\.|Feb\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\."
-)
+_MONTH = "|".join([*MONTH_NAMES, *(rf"{a.capitalize()}\." for a in MONTH_ABBREVIATIONS)])
 _DATE = re.compile(
     rf"\b(?:{_MONTH})(?!\w)|\b(?:19|20)\d\d\b|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|"
-    r"Saturday|Sunday)\b|\b(?:last|next|this) (?:week|month|year)\b|\bend of\b",
+    r"Saturday|Sunday)\b|\b(?:last|next|this) (?:week|month|year)\b|"
+    rf"\bend of (?:the )?(?:(?:19|20)\d\d|year|month|week|{_MONTH})|"
+    r"\b(?:19|20)?\d0s\b|\bdecades?\b|\b(?:years|months|weeks|days) ago\b",
 )
 # A person's name: two or more capitalised words ("Ivo Daalder", "Jens Stoltenberg"), or a
 # title and a surname ("Sec. Austin", "Gen. Cavoli").
 _NAME = re.compile(
     r"\b[A-Z][a-zá-ž'’]+(?:\s+(?:[A-Z]\.\s+)?[A-Z][a-zá-ž'’]+)+\b|"
-    r"\b(?:Sec|Gen|Lt|Col|Adm|Sen|Rep|Gov|Amb|Dr|Mr|Mrs|Ms|Prof)\.\s+[A-Z][a-zá-ž'’]+"
+    rf"\b(?:{'|'.join(TITLE_ABBREVIATIONS)})\.\s+[A-Z][a-zá-ž'’]+"
+)
+_TITLED = re.compile(rf"(?:{'|'.join(TITLE_ABBREVIATIONS)})\.")
+# Capitalised words that open a sentence or name a role, not a person: "In Brussels",
+# "Defense Secretary".
+_NOT_NAME_WORDS = frozenset(
+    "the a an in on at as for from to by with after before since while under but and or "
+    "this that these those his her their its our secretary defense defence foreign state "
+    "minister prime president vice general army navy senior former deputy acting chief".split()
 )
 # Names of bodies, not people: "Ukraine Defense Contact Group", "National Security Council".
 _ORGANISATION = re.compile(
@@ -73,12 +89,7 @@ HOLDS = 0.75  # type_match at or above this: the sentence holds the kind of thin
 _CAPITALISED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-zA-Z-]+")
 _COMPARATIVE = re.compile(
     r"\bcompare[sd]?\b|\bcomparison\b|\bversus\b|\bvs\.?\b|\bdiffer(?:ence|ent)?\b|\bboth\b|"
-    r"\bmore than\b|\bless than\b|\bbetween\b|\bthan\b",
-    re.IGNORECASE,
-)
-_TEMPORAL = re.compile(
-    r"\b(?:now|currently|still|latest|yet|status|change[sd]?|anymore|so far|today|over time|"
-    r"ever|has|have|allowed|did)\b",
+    r"\bbetween\b|\bthan\b",
     re.IGNORECASE,
 )
 
@@ -139,14 +150,14 @@ class Weights:
     state_ratio: float = 0.75
     part_ratio: float = 0.6
     context_ratio: float = 0.75
+    next_ratio: float = 0.65  # the adjacent sentence: a weaker match is enough
 
 
-# "how many", or a noun asking for a quantity ("what percentage", "the population of").
-_QUANTITY = re.compile(
-    r"\bhow (?:many|much|large|big|long|often|old|strong|quickly|fast)\b|\b(?:number|percentage|"
-    r"share|amount|size|proportion|population|cost|price|budget|sum|total|financial|"
-    r"funding|margin|salary|value)\b"
+_HOW_MUCH = re.compile(
+    r"\bhow (?:many|much|large|big|long|often|old|strong|quickly|fast)\b|"
+    r"\bin (?:size|number|strength)\b"
 )
+ATTRIBUTE_NOUNS = frozenset("population cost price budget salary funding value financial".split())
 # Head nouns that name the *kind* of answer wanted ("which city", "what body"): they need
 # not occur in the articles, unlike the subject asked about.
 TYPE_NOUNS = {
@@ -161,13 +172,19 @@ TYPE_NOUNS = {
         "nations ally allies state states outlet newspaper company companies party parties "
         "region regions".split()
     ),
-    "number": frozenset("margin number amount figure total size share".split()),
+    # nouns asking for a quantity: "what percentage", "by what margin"
+    "number": frozenset(
+        "number percentage share amount size proportion sum total margin figure".split()
+    )
+    | ATTRIBUTE_NOUNS,
 }
 _GENERIC_ADJECTIVES = frozenset(
     "asian african european american latin nordic scandinavian baltic arab balkan western "
     "eastern northern southern foreign".split()
 )
-_NOT_SUBJECT = frozenset().union(*TYPE_NOUNS.values(), _GENERIC_ADJECTIVES)
+# An attribute asked about ("the population of Wiesbaden") is the subject: if the articles
+# never mention it, they do not answer.
+_NOT_SUBJECT = frozenset().union(*TYPE_NOUNS.values(), _GENERIC_ADJECTIVES) - ATTRIBUTE_NOUNS
 _AUX = r"(?:did|does|do|has|have|had|is|are|was|were|will|would|can|could|should|might|may)"
 _FOCUS = (
     re.compile(rf"\bhow (?:many|much)\s+((?:[\w-]+\s+){{0,3}}?[\w-]+?)\s+{_AUX}\b", re.I),
@@ -184,7 +201,9 @@ _FOCUS = (
         r"\bwhat (?:is|was|are|were) (?:the|a|an) (?:[\w'’-]+\s+){0,4}?([\w-]+)\s*\?\s*$", re.I
     ),
 )
-_WHICH_NOUN = re.compile(r"\b(?:which|what)\s+(?:two\s+|three\s+|\w+\s+)?(\w+)", re.I)
+_WHICH_WORDS = re.compile(r"\b(?:which|what)((?:\s+[\w-]+){1,4})", re.I)
+_COPULA = frozenset("is was are were".split())
+_SKIP = _COPULA | frozenset("the a an two three its their of".split())
 _DAY_OF_MONTH = re.compile(rf"\b(?:{_MONTH})\s+\d{{1,2}}(?:\s*[-–]\s*\d{{1,2}})?\b")
 _CALENDAR = re.compile(rf"^(?:{_MONTH}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)$")
 # Questions about a state of affairs, which articles of different dates may report differently.
@@ -200,8 +219,10 @@ _PAIR = re.compile(r"\b(?:two|both|each)\b", re.I)
 
 
 def expected_type(question: str) -> AnswerType:
+    """What kind of thing answers the question: "how many" a number, "who" a person, ...,
+    "which/what <noun>" whatever kind the noun names ("which city", "what percentage")."""
     q = question.lower()
-    if _QUANTITY.search(q):
+    if _HOW_MUCH.search(q):
         return "number"
     if re.search(r"\bwhen\b|\bwhat (?:year|month|date|day)\b|\bby what date\b", q):
         return "date"
@@ -209,10 +230,17 @@ def expected_type(question: str) -> AnswerType:
         return "person"
     if re.search(r"\bwhere\b", q):
         return "place"
-    for match in _WHICH_NOUN.finditer(q):
-        for kind in ("place", "date", "person", "entity"):
-            if match.group(1) in TYPE_NOUNS[kind]:
-                return cast(AnswerType, kind)
+    for match in _WHICH_WORDS.finditer(q):
+        following = match.group(1).split()
+        # "what is the <population> of": only a quantity noun there names the answer's kind;
+        # "what is the Ramstein <Group>" names the subject.
+        kinds = ("number",) if following[0] in _COPULA else tuple(TYPE_NOUNS)
+        for word in following:
+            if word in _SKIP:
+                continue
+            for kind in kinds:
+                if word in TYPE_NOUNS[kind]:
+                    return cast(AnswerType, kind)
     if re.search(r"\bwhich\b", q):
         return "entity"
     return "other"
@@ -227,10 +255,11 @@ def profile_question(question: str, vocabulary: Vocabulary) -> QuestionProfile:
                 terms[term] = vocabulary.idf(term)
                 if not vocabulary.known(term) and not term.isdigit():
                     unknown.append(word)
+    focus = focus_words(question)
     subject = [
         w
         for w in unknown
-        if w.lower() not in _NOT_SUBJECT and (w in focus_words(question) or _is_entity(w, question))
+        if w.lower() not in _NOT_SUBJECT and (w in focus or _is_entity(w, question))
     ]
     return QuestionProfile(
         text=question,
@@ -264,24 +293,40 @@ def _is_entity(word: str, question: str) -> bool:
     return word[:1].isupper() and position > 0 and not re.search(r"[.!?]\s*$", question[:position])
 
 
+def _numbers(text: str) -> set[str]:
+    """Quantities in a text as tokens ("700", "3", "million"); day-of-month numbers are dates."""
+    undated = _DAY_OF_MONTH.sub(" ", text)
+    return {m.group(0).lower().rstrip(".,") for m in _NUMBER.finditer(undated)}
+
+
+def person_names(sentence: str) -> list[str]:
+    """Capitalised runs that look like a person's name, minus openers and role words
+    ("In Brussels", "Defense Secretary Lloyd Austin" -> "Lloyd Austin") and bodies."""
+    out = []
+    for match in _NAME.findall(sentence):
+        if _TITLED.match(match):
+            out.append(match)
+            continue
+        kept = match.split()
+        while kept and kept[0].lower() in _NOT_NAME_WORDS:
+            kept.pop(0)
+        name = " ".join(kept)
+        if len(kept) >= 2 and not _ORGANISATION.search(name):
+            out.append(name)
+    return out
+
+
 def type_match(expects: AnswerType, sentence: str, question: str) -> float:
     """1.0 when the sentence holds the kind of thing asked for (and not just the question's own)."""
     if expects == "other":
         return 0.5
     q_lower = question.lower()
     if expects == "number":
-        undated = _DAY_OF_MONTH.sub(" ", sentence)  # "January 20" is a date, not a quantity
-        found = [m.group(0).lower() for m in _NUMBER.finditer(undated)]
-        return 1.0 if any(f not in q_lower for f in found) else 0.0
+        return 1.0 if _numbers(sentence) - _numbers(question) else 0.0
     if expects == "date":
         return 1.0 if _DATE.search(sentence) else 0.0
     if expects == "person":
-        names = [
-            n
-            for n in _NAME.findall(sentence)
-            if n.lower() not in q_lower and not _ORGANISATION.search(n)
-        ]
-        if names:
+        if any(n.lower() not in q_lower for n in person_names(sentence)):
             return 1.0
         if _IDENTITY.match(question):
             return 0.0  # "who is/will be X": only a name answers
@@ -300,8 +345,11 @@ def coverage(profile: QuestionProfile, terms: set[str]) -> tuple[float, set[str]
 
 
 def _prefix_match(term: str, terms: set[str]) -> bool:
-    # Stems of one word family can still differ ("deliveri"/"deliv"): share a 5-letter head.
-    return len(term) >= 5 and any(len(t) >= 5 and t[:5] == term[:5] for t in terms)
+    # Stems of one word family can still differ ("deliveri"/"deliv"): one, at least five
+    # letters long, begins the other.
+    return len(term) >= 5 and any(
+        len(t) >= 5 and (t.startswith(term) or term.startswith(t)) for t in terms
+    )
 
 
 class ExtractiveAnswerer:
@@ -396,20 +444,16 @@ class ExtractiveAnswerer:
         if profile.expects == "other" or best.type_match >= HOLDS:
             return [best]
         w = self.weights
-        holders = [
-            c
-            for c in ranked[1:8]
-            if c.type_match >= HOLDS and c.score >= w.context_ratio * best.score
-        ]
+        holders = [c for c in ranked[1:8] if c.type_match >= HOLDS]
         near = set(self._neighbours[best.sentence.sent_id])
         # The best match sets the topic but lacks what was asked (no number for "how much"):
         # the fact often sits in the very next sentence, which continues the thought.
         for cand in holders:
-            if cand.sentence.sent_id in near:
+            if cand.sentence.sent_id in near and cand.score >= w.next_ratio * best.score:
                 return [best, cand]
         # Or another sentence, as much on topic, holds it.
         for cand in holders:
-            if cand.coverage >= 0.8 * best.coverage:
+            if cand.score >= w.context_ratio * best.score and cand.coverage >= 0.8 * best.coverage:
                 return [cand]
         if profile.expects in STRICT_TYPES:
             return []  # a number, name or date was asked for and none is on topic
@@ -425,7 +469,10 @@ class ExtractiveAnswerer:
     @staticmethod
     def _abstain_text(profile: QuestionProfile) -> str:
         if profile.unknown_subject:
-            missing = ", ".join(f"“{t}”" for t in profile.unknown_subject[:3])
+            shown = dict.fromkeys(
+                t if len(t) <= 40 else t[:39] + "…" for t in profile.unknown_subject
+            )
+            missing = ", ".join(f"“{t}”" for t in list(shown)[:3])
             return f"{ABSTAIN_TEXT} None of them mentions {missing}."
         return ABSTAIN_TEXT
 
@@ -514,17 +561,20 @@ class ExtractiveAnswerer:
         def part_coverage(cand: Candidate) -> float:
             return sum(v for t, v in weights.items() if t in cand.matched) / total
 
+        first_coverage = part_coverage(first)
         options = [
             c
             for c in eligible
-            if part_coverage(c) > part_coverage(first)
+            if part_coverage(c) > first_coverage
             and c.score >= self.weights.part_ratio * first.score
         ]
-        return max(options, key=lambda c: part_coverage(c) + 0.5 * c.score, default=None)
+        # Both terms on a 0-1 scale: coverage of the later part, score relative to the first.
+        return max(
+            options, key=lambda c: part_coverage(c) + 0.5 * c.score / first.score, default=None
+        )
 
     def _redundant(self, a: Candidate, b: Candidate) -> bool:
-        ta, tb = self._terms[a.sentence.sent_id], self._terms[b.sentence.sent_id]
-        return bool(ta and tb) and len(ta & tb) / len(ta | tb) > 0.5
+        return jaccard(self._terms[a.sentence.sent_id], self._terms[b.sentence.sent_id]) > 0.5
 
     def _conflicting(self, a: Candidate, b: Candidate) -> bool:
         """Two strong sentences from articles of different months: give both, in time order."""
@@ -593,13 +643,10 @@ class ExtractiveAnswerer:
 
 
 def _when(doc: Document) -> str:
-    if doc.date:
-        from datetime import date
-
-        return "On " + date.fromisoformat(doc.date).strftime("%B %-d, %Y")
-    if doc.date_note:
-        return "In " + doc.date_note.split(" (")[0]
-    return "Elsewhere"
+    label = describe_date(doc)
+    if label is None:
+        return "Elsewhere"
+    return ("On " if doc.date else "In ") + label
 
 
 _CLAUSE_BREAK = re.compile(r"[,;:—–][\"”’]?\s+|\s+[—–]\s+")
@@ -620,15 +667,18 @@ def trim_to_budget(
         for j in range(i + 1, len(bounds)):
             lo, hi = bounds[i], bounds[j]
             piece = body[lo:hi].rstrip(" ,;:—–")
-            if len(piece) > budget - 2:
-                break
+            overlong = len(piece) > budget - 2
+            if overlong:  # a clause run too long to fit is cut at a word and ends the run
+                piece = piece[: _cut_at_word(piece, budget - 2)].rstrip(" ,;:—–")
             terms = set(content_terms(piece))
             holds = _holding_strength(profile, piece)
             # Rare question terms locate the answer; common ones ("NATO") are everywhere.
             weight = sum(profile.terms[t] for t in cand.matched & terms)
             gain = weight / top_weight + 0.5 * holds + 0.01 * len(piece) / budget
-            if best is None or gain > best[0]:
+            if piece and (best is None or gain > best[0]):
                 best = (gain, lo, lo + len(piece))
+            if overlong:
+                break
     if best is None:
         return s.start, s.start + _cut_at_word(body, budget - 1)
     return s.start + best[1], s.start + best[2]

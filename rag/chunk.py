@@ -8,13 +8,11 @@ from functools import lru_cache
 
 import pysbd
 
+from rag.text import TITLE_ABBREVIATIONS
 from rag.types import Chunk, Document, Sentence, Span
 
 # pysbd keeps "U.S.", "Gen.", "Dec." intact but splits after some titles before a name.
-_TITLE_ABBREVIATION = re.compile(
-    r"(?:\b(?:Sec|Gen|Lt|Col|Maj|Capt|Sgt|Adm|Sen|Rep|Gov|Amb|Pres|Dr|Mr|Mrs|Ms|Prof|St|No|Jr|Sr)\.)\s*$"
-)
-_WHITESPACE = "\u00a0 \t\r\n"
+_TITLE_ABBREVIATION = re.compile(rf"\b(?:{'|'.join(TITLE_ABBREVIATIONS)})\.\s*$")
 
 
 @lru_cache(maxsize=1)
@@ -46,7 +44,7 @@ def split_sentences(text: str, offset: int = 0) -> list[Span]:
     # Line breaks inside a rejoined paragraph are not sentence ends; spaces keep offsets.
     flat = text.replace("\r", " ").replace("\n", " ")
     for piece in _segmenter().segment(flat):
-        body = piece.strip(_WHITESPACE)
+        body = piece.strip()
         if not body:
             continue
         found = flat.find(body, cursor)
@@ -72,7 +70,7 @@ def _paragraph_spans(text: str, region: Span) -> Iterator[Span]:
         line_end = pos + len(raw.rstrip("\r\n"))
         if raw.strip():
             start = pos if start is None else start
-            nxt = text[pos + len(raw) : region.end].lstrip(_WHITESPACE)
+            nxt = text[pos + len(raw) : region.end].lstrip()
             ends_sentence = bool(re.search(r"[.!?…\"”’)]\s*$", raw.rstrip("\r\n")))
             if ends_sentence or not nxt or not nxt[0].islower():
                 yield Span(start, line_end)

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from rag.corpus import describe_date
 from rag.errors import RagError
 from rag.settings import Settings
 
@@ -86,10 +87,11 @@ def cli() -> None:
     """Cited answers from news articles about NATO's arrangements for aid to Ukraine."""
 
 
-def _question(ctx_value: str) -> str:
-    if not ctx_value.strip():
-        _fail("the question is empty: type a question about the articles.", EXIT_USAGE)
-    return ctx_value
+def _question(text: str, settings: Settings) -> str:
+    """Checked before the model loads, so bad input fails at once."""
+    from rag.pipeline import validate_question
+
+    return validate_question(text, settings)
 
 
 @cli.command()
@@ -98,8 +100,9 @@ def _question(ctx_value: str) -> str:
 @click.option("--top-k", type=click.IntRange(1, 50), default=None, help="Passages to retrieve.")
 def ask(question: str, as_json: bool, top_k: int | None) -> None:
     """Answer QUESTION from the articles, with numbered citations."""
-    question = _question(question)
-    pipeline = _load(_settings())
+    settings = _settings()
+    question = _question(question, settings)
+    pipeline = _load(settings)
     answer = pipeline.ask(question, top_k)
     if as_json:
         click.echo(answer.model_dump_json(indent=2))
@@ -111,7 +114,7 @@ def ask(question: str, as_json: bool, top_k: int | None) -> None:
         click.secho("Sources", bold=True)
         for c in answer.citations:
             doc = pipeline.index.documents[c.doc_id]
-            where = ", ".join(x for x in (doc.outlet, _pretty_date(doc)) if x)
+            where = ", ".join(x for x in (doc.outlet, describe_date(doc)) if x)
             click.echo(f" [{c.marker}] {c.title}" + (f" — {where}" if where else ""))
             click.secho(f"     {c.doc_id} chars {c.start}-{c.end}", dim=True)
             quote = textwrap.fill(
@@ -126,22 +129,15 @@ def ask(question: str, as_json: bool, top_k: int | None) -> None:
     )
 
 
-def _pretty_date(doc: Any) -> str | None:
-    if doc.date:
-        from datetime import date
-
-        return date.fromisoformat(doc.date).strftime("%B %-d, %Y")
-    return doc.date_note.split(" (")[0] if doc.date_note else None
-
-
 @cli.command()
 @click.argument("query")
 @click.option("--json", "as_json", is_flag=True, help="Print passages as JSON.")
 @click.option("--top-k", type=click.IntRange(1, 50), default=None, help="Passages to show.")
 def search(query: str, as_json: bool, top_k: int | None) -> None:
     """Show the passages ranked for QUERY (no answer)."""
-    query = _question(query)
-    pipeline = _load(_settings())
+    settings = _settings()
+    query = _question(query, settings)
+    pipeline = _load(settings)
     passages = pipeline.search(query, top_k)
     if as_json:
         click.echo(json.dumps([p.model_dump() for p in passages], indent=2, ensure_ascii=False))

@@ -7,9 +7,11 @@ import json
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from rag.errors import SeedReadError, SeedsNotFoundError
+from rag.text import MONTH_NAMES
 from rag.types import Document, Span
 
 METADATA_FILE = "metadata.json"
@@ -20,9 +22,15 @@ _BANNER = re.compile(
     re.IGNORECASE,
 )
 _BULLET = re.compile(r"^\s*[•\-*–·▪]\s+")
-_BYLINE = re.compile(r"^\s*By\s+(?P<names>[A-Z][\w.'’ -]+(?:\s+and\s+[A-Z][\w.'’ -]+)?)\s*$")
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_DATELINE = re.compile(rf"^\s*(?P<date>(?:{_MONTHS})\s+\d{{1,2}},\s+\d{{4}})\s*$")
+# "By Jane Q. Doe and John Roe": each name two to four capitalised words, nothing after.
+_PERSON = r"[A-Z][\w'’-]*\.?(?:\s+[A-Z][\w'’-]*\.?){1,3}"
+_BYLINE = re.compile(rf"^\s*By\s+(?P<names>{_PERSON}(?:(?:\s*,\s*|\s+and\s+){_PERSON})*)\s*$")
+_DATELINE = re.compile(rf"^\s*(?P<date>(?:{'|'.join(MONTH_NAMES)})\s+\d{{1,2}},\s+\d{{4}})\s*$")
+# A short line ending like this is a sentence broken across lines, not a heading.
+_DANGLING = re.compile(
+    r"\b(?:that|and|or|but|the|a|an|of|to|in|on|for|with|by|as|at|from|which|who|is|are|was)$",
+    re.IGNORECASE,
+)
 _TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*\s*$|[\"”]\s*$")
 _ROLE = re.compile(
     r"\b(correspondent|editor|reporter|bureau chief|columnist|journalist|contributor|"
@@ -86,7 +94,40 @@ def _read_text(path: Path) -> tuple[str, str]:
         ) from exc
 
 
-def _load_sidecar(seeds_dir: Path) -> dict[str, dict[str, Any]]:
+class SidecarEntry(BaseModel):
+    """One article's entry in seeds/metadata.json."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = None
+    outlet: str | None = None
+    date: str | None = None  # ISO date shown in the article
+    sort_date: str | None = None  # "YYYY-MM" or ISO date, only to order articles in time
+    date_note: str | None = None  # wording for an inferred date, e.g. "late 2024 (…)"
+
+    @field_validator("date")
+    @classmethod
+    def _iso_date(cls, value: str | None) -> str | None:
+        if value is not None:
+            datetime.strptime(value, "%Y-%m-%d")  # ValueError -> validation error
+        return value
+
+    @field_validator("sort_date")
+    @classmethod
+    def _sortable(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d{4}-\d{2}(?:-\d{2})?", value):
+            raise ValueError("sort_date must look like YYYY-MM or YYYY-MM-DD")
+        return value
+
+    @field_validator("date_note")
+    @classmethod
+    def _short(cls, value: str | None) -> str | None:
+        if value is not None and len(value) > 120:
+            raise ValueError("date_note is limited to 120 characters")
+        return value
+
+
+def _load_sidecar(seeds_dir: Path) -> dict[str, SidecarEntry]:
     sidecar = seeds_dir / METADATA_FILE
     if not sidecar.is_file():
         return {}
@@ -96,7 +137,17 @@ def _load_sidecar(seeds_dir: Path) -> dict[str, dict[str, Any]]:
         raise SeedReadError(f"{sidecar} is not valid JSON: {exc}.") from exc
     if not isinstance(data, dict):
         raise SeedReadError(f"{sidecar} must hold a JSON object keyed by file name.")
-    return {k: v for k, v in data.items() if isinstance(v, dict)}
+    entries = {}
+    for name, value in data.items():
+        if name.startswith("_"):
+            continue  # comments such as "_about"
+        try:
+            entries[name] = SidecarEntry.model_validate(value)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(str(p) for p in problem["loc"]) or "entry"
+            raise SeedReadError(f"{sidecar}: entry {name!r}, {where}: {problem['msg']}.") from exc
+    return entries
 
 
 def _lines(text: str) -> list[tuple[int, int, str]]:
@@ -113,7 +164,9 @@ def _lines(text: str) -> list[tuple[int, int, str]]:
 def _is_heading(line: str) -> bool:
     stripped = line.strip()
     words = stripped.split()
-    return 0 < len(words) <= 16 and not _TERMINAL.search(stripped)
+    return (
+        0 < len(words) <= 16 and not _TERMINAL.search(stripped) and not _DANGLING.search(stripped)
+    )
 
 
 def analyse_layout(text: str) -> tuple[list[Span], dict[str, str]]:
@@ -137,9 +190,11 @@ def analyse_layout(text: str) -> tuple[list[Span], dict[str, str]]:
             meta["authors"] = ", ".join(authors)
             junk.append(span)
         elif dateline := _DATELINE.match(line):
-            meta.setdefault(
-                "date", datetime.strptime(dateline["date"], "%B %d, %Y").date().isoformat()
-            )
+            try:
+                parsed = datetime.strptime(dateline["date"], "%B %d, %Y").date().isoformat()
+                meta.setdefault("date", parsed)
+            except ValueError:
+                pass  # "February 30, 2024": still a dateline, just not a usable date
             junk.append(span)
         elif _BANNER.search(line) or _BULLET.match(line):
             junk.append(span)
@@ -174,23 +229,31 @@ def _is_biography(line: str, authors: list[str]) -> bool:
     return bool(_ROLE.search(first_sentence))
 
 
-def load_document(path: Path, sidecar: dict[str, Any] | None = None) -> Document:
+def load_document(path: Path, sidecar: SidecarEntry | None = None) -> Document:
     text, digest = _read_text(path)
     junk, found = analyse_layout(text)
-    extra = sidecar or {}
-    title = extra.get("title") or found.get("title") or _fallback_title(text, junk)
-    date = extra.get("date") or found.get("date")
+    extra = sidecar or SidecarEntry()
+    date = extra.date or found.get("date")
     return Document(
         doc_id=path.name,
         text=text,
-        title=title,
-        outlet=extra.get("outlet") or found.get("outlet"),
+        title=extra.title or found.get("title") or _fallback_title(text, junk),
+        outlet=extra.outlet or found.get("outlet"),
         date=date,
-        sort_date=date or extra.get("sort_date"),
-        date_note=extra.get("date_note"),
+        sort_date=date or extra.sort_date,
+        date_note=extra.date_note,
         junk=tuple(junk),
         sha256=digest,
     )
+
+
+def describe_date(doc: Document) -> str | None:
+    """ "July 1, 2024" for a dated article, "late 2024" for an inferred one, else None."""
+    if doc.date:
+        return datetime.strptime(doc.date, "%Y-%m-%d").strftime("%B %-d, %Y")
+    if doc.date_note:
+        return doc.date_note.split(" (")[0]
+    return None
 
 
 def _fallback_title(text: str, junk: list[Span]) -> str:

@@ -15,7 +15,7 @@ from rapidfuzz import fuzz, process
 from rag.embed import Embedder
 from rag.settings import Settings
 from rag.store import LoadedIndex
-from rag.text import STOPWORDS, content_terms, stem, tokenize_for_bm25, words
+from rag.text import STOPWORDS, content_terms, jaccard, stem, tokenize_for_bm25, words
 from rag.types import Chunk, Passage
 
 # Single-query searches are latency-bound: extra OpenMP threads only add contention.
@@ -87,10 +87,8 @@ SHORTHAND = {
     "yr": "year",
     "yrs": "years",
     "abt": "about",
-    "w/": "with",
     "u": "you",
     "ur": "your",
-    "sec-gen": "secretary general",
     "secgen": "secretary general",
     "approx": "approximately",
     "dept": "department",
@@ -127,6 +125,7 @@ class HybridRetriever:
         for chunk in self.chunks:
             for sid in chunk.sentence_ids:
                 self._chunks_of_sentence.setdefault(sid, []).append(chunk.chunk_id)
+        self._terms = [set(content_terms(c.text)) for c in self.chunks]
         self._bm25 = bm25s.BM25()
         self._bm25.index(
             [tokenize_for_bm25(c.text) or ["<empty>"] for c in self.chunks], show_progress=False
@@ -185,7 +184,12 @@ class HybridRetriever:
         out: list[Passage] = []
         for chunk_id, score in fused:
             chunk = self.chunks[chunk_id]
-            if any(near_duplicate(chunk, other) for other in kept):
+            if any(
+                near_duplicate(
+                    chunk, other, terms=(self._terms[chunk_id], self._terms[other.chunk_id])
+                )
+                for other in kept
+            ):
                 continue
             kept.append(chunk)
             out.append(
@@ -214,10 +218,15 @@ def reciprocal_rank_fusion(
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def near_duplicate(a: Chunk, b: Chunk, threshold: float = 0.6) -> bool:
+def near_duplicate(
+    a: Chunk,
+    b: Chunk,
+    threshold: float = 0.6,
+    terms: tuple[set[str], set[str]] | None = None,
+) -> bool:
     """Same span mostly shared, or (across documents) almost the same words."""
     if a.doc_id == b.doc_id:
         shared = min(a.end, b.end) - max(a.start, b.start)
         return shared > threshold * min(a.end - a.start, b.end - b.start)
-    ta, tb = set(content_terms(a.text)), set(content_terms(b.text))
-    return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= 0.85
+    ta, tb = terms or (set(content_terms(a.text)), set(content_terms(b.text)))
+    return jaccard(ta, tb) >= 0.85

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +39,17 @@ class Settings(BaseSettings):
     auto_index: bool = True
 
     max_question_chars: int = Field(2000, ge=1)
-    api_key: str | None = None
+    # An empty RAG_API_KEY is refused rather than silently turning authentication off.
+    api_key: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_sentences:
+            raise ValueError(
+                f"RAG_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than "
+                f"RAG_CHUNK_SENTENCES ({self.chunk_sentences})"
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -32,20 +32,17 @@ def words(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
-# Month abbreviations as printed in news copy ("Dec. 3-4") match the full names.
-_MONTHS = {
-    "jan": "january",
-    "feb": "february",
-    "mar": "march",
-    "apr": "april",
-    "jun": "june",
-    "jul": "july",
-    "aug": "august",
-    "sep": "september",
+# Titles written before a name ("Sec. Austin", "Gen. Cavoli").
+TITLE_ABBREVIATIONS = (
+    "Sec Gen Lt Col Maj Capt Sgt Adm Sen Rep Gov Amb Pres Dr Mr Mrs Ms Prof St Jr Sr".split()
+)
+MONTH_NAMES = (
+    "January February March April May June July August September October November December"
+).split()
+# Abbreviations as printed in news copy ("Dec. 3-4") match the full names.
+MONTH_ABBREVIATIONS = {
+    **{m[:3].lower(): m.lower() for m in MONTH_NAMES if len(m) > 3},
     "sept": "september",
-    "oct": "october",
-    "nov": "november",
-    "dec": "december",
 }
 
 
@@ -58,7 +55,7 @@ def content_terms(text: str) -> list[str]:
             lowered = part.lower()
             if lowered in STOPWORDS or (len(lowered) < 2 and not lowered.isdigit()):
                 continue
-            lowered = _MONTHS.get(lowered, lowered)
+            lowered = MONTH_ABBREVIATIONS.get(lowered, lowered)
             out.append(stem(lowered.replace(".", "")))
     return out
 
@@ -71,3 +68,8 @@ def tokenize_for_bm25(text: str) -> list[str]:
     """Terms plus adjacent-term pairs: a rare pair ("ukrain_council") rewards the exact name."""
     terms = content_terms(text)
     return terms + bigrams(terms)
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    """Overlap of two term sets (0 when either is empty)."""
+    return len(a & b) / len(a | b) if a and b else 0.0

@@ -24,11 +24,13 @@ def run(args: list[str], env: dict[str, str]):
 
 
 def test_ask_json_prints_the_answer_object(env: dict[str, str]) -> None:
-    result = run(["ask", "--json", "--top-k", "4", "Who is Keith Kellogg?"], env)
+    question = "How many rounds of ammunition does Russia produce a year?"
+    result = run(["ask", "--json", "--top-k", "4", question], env)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["question"] == "Who is Keith Kellogg?"
+    assert data["question"] == question and not data["abstained"]
     assert len(data["passages"]) == 4
+    assert data["citations"], "an answered question cites its passage"
     for c in data["citations"]:
         text = (Path(env["RAG_SEEDS_DIR"]) / c["doc_id"]).read_text(encoding="utf-8")
         assert text[c["start"] : c["end"]] == c["quote"]
@@ -80,6 +82,18 @@ def test_corrupted_index(env: dict[str, str]) -> None:
 def test_bad_setting_is_reported(env: dict[str, str]) -> None:
     result = run(["ask", "anything?"], env | {"RAG_TOP_K": "many"})
     assert result.exit_code == 1 and "invalid RAG_* setting" in result.stderr
+
+
+def test_overlong_question_fails_before_loading_anything(env: dict[str, str]) -> None:
+    result = run(["ask", "why " * 600], env)
+    assert result.exit_code == 2 and "limit is 2000" in result.stderr
+    assert not Path(env["RAG_INDEX_DIR"]).exists()  # rejected before the index was built
+
+
+def test_inconsistent_chunk_settings_are_reported(env: dict[str, str]) -> None:
+    result = run(["ask", "anything?"], env | {"RAG_CHUNK_OVERLAP": "3"})
+    assert result.exit_code == 1
+    assert "RAG_CHUNK_OVERLAP (3) must be smaller than RAG_CHUNK_SENTENCES (3)" in result.stderr
 
 
 def test_top_k_out_of_range(env: dict[str, str]) -> None:
