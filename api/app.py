@@ -78,6 +78,7 @@ class SerializedEmbedder:
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.model_id = inner.model_id
+        self.fingerprint = getattr(inner, "fingerprint", inner.model_id)
         self.dim = inner.dim
         self._lock = threading.Lock()
 

@@ -81,10 +81,17 @@ class SentenceTransformerEmbedder:
             else self._model.get_sentence_embedding_dimension()
         )
         self.dim = int(dim or 0)
+        self._query_threads = threads or 1
+        self._torch = torch
 
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 32, show_progress: bool = False
     ) -> np.ndarray:
+        # One thread for a single query (latency), every core for a batch (throughput);
+        # switching costs nothing measurable (benchmarks/threads.py).
+        self._torch.set_num_threads(
+            self._query_threads if len(texts) == 1 else (os.cpu_count() or 1)
+        )
         vectors = self._model.encode(
             list(texts),
             batch_size=batch_size,
@@ -139,8 +146,8 @@ def load_embedder(settings: Settings) -> Embedder:
             path,
             settings.model_id,
             quantized=settings.embed_backend == "onnx-int8",
-            # None -> $RAG_ONNX_DIR or models/onnx; a Settings.onnx_dir field would win.
-            cache_dir=getattr(settings, "onnx_dir", None),
-            threads=settings.torch_threads,
+            # None -> models/onnx under the project
+            cache_dir=settings.onnx_dir,
+            threads=settings.query_threads,
         )
-    return SentenceTransformerEmbedder(path, settings.model_id, threads=settings.torch_threads)
+    return SentenceTransformerEmbedder(path, settings.model_id, threads=settings.query_threads)

@@ -18,8 +18,12 @@ from rag.store import LoadedIndex
 from rag.text import STOPWORDS, content_terms, jaccard, stem, tokenize_for_bm25, words
 from rag.types import Chunk, Passage
 
-# Single-query searches are latency-bound: extra OpenMP threads only add contention.
-faiss.omp_set_num_threads(1)
+
+def _one_search_thread() -> None:
+    # Single-query searches are latency-bound: extra OpenMP threads only add contention
+    # (benchmarks/threads.py). The setting is per calling thread, so every searching thread
+    # (the API's worker pool included) sets it for itself.
+    faiss.omp_set_num_threads(1)
 
 
 @dataclass
@@ -136,6 +140,7 @@ class HybridRetriever:
 
     def dense_ranking(self, query_vector: np.ndarray, depth: int) -> tuple[list[int], list[float]]:
         depth = min(depth, len(self.chunks))
+        _one_search_thread()
         scores, ids = self.index.chunk_index.search(query_vector.reshape(1, -1), depth)
         keep = ids[0] >= 0
         return [int(i) for i in ids[0][keep]], [float(s) for s in scores[0][keep]]
@@ -144,6 +149,7 @@ class HybridRetriever:
         """Chunks ranked by their best-matching sentence: a one-sentence answer inside an
         otherwise off-topic chunk still surfaces."""
         n = self.index.sentence_index.ntotal
+        _one_search_thread()
         _, ids = self.index.sentence_index.search(query_vector.reshape(1, -1), min(depth * 2, n))
         ranking: list[int] = []
         for sid in ids[0]:

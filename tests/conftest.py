@@ -35,4 +35,5 @@ def pipeline(settings: Settings) -> Pipeline:
 def real_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     """The real model over the real seeds (slow tier)."""
     index_dir = tmp_path_factory.mktemp("real-index")
-    return Pipeline.load(Settings(seeds_dir=SEEDS, index_dir=index_dir))
+    # Pinned, so a RAG_EMBED_BACKEND=fake in the environment cannot fake the real tier.
+    return Pipeline.load(Settings(seeds_dir=SEEDS, index_dir=index_dir, embed_backend="onnx"))

@@ -51,8 +51,28 @@ def test_two_part_question_gets_both_facts(real_pipeline: Pipeline) -> None:
     assert len({c.doc_id for c in answer.citations}) == 2
 
 
+def test_sentence_transformers_backend_answers_the_same(
+    real_pipeline: Pipeline, tmp_path: Path
+) -> None:
+    from rag.settings import Settings
+
+    torch_pipeline = Pipeline.load(
+        Settings(seeds_dir=SEEDS, index_dir=tmp_path / "index", embed_backend="torch")
+    )
+    assert type(torch_pipeline.embedder).__name__ == "SentenceTransformerEmbedder"
+    for question in (
+        "How many personnel will staff the NATO Security Assistance and Training for Ukraine?",
+        "What is the Ukraine Defense Contact Group also known as?",
+    ):
+        assert torch_pipeline.ask(question).answer == real_pipeline.ask(question).answer
+
+
 def test_rag_ask_json_in_a_fresh_process(tmp_path: Path) -> None:
-    env = os.environ | {"RAG_SEEDS_DIR": str(SEEDS), "RAG_INDEX_DIR": str(tmp_path / "index")}
+    env = os.environ | {
+        "RAG_SEEDS_DIR": str(SEEDS),
+        "RAG_INDEX_DIR": str(tmp_path / "index"),
+        "RAG_EMBED_BACKEND": "onnx",
+    }
     rag = Path(sys.executable).with_name("rag")
     proc = subprocess.run(
         [str(rag), "ask", "--json", "Where will NATO's new command be based?"],
