@@ -132,19 +132,26 @@ class Service:
 
 
 # --- dependencies -------------------------------------------------------------------------
+# All async: FastAPI runs a plain `def` dependency in the worker thread pool, a hop that cost
+# about half a millisecond each on every request (benchmarks/load_api.py); these never block.
 
 
-def get_service(request: Request) -> Service:
+async def current_settings(request: Request) -> Settings:
+    """`get_settings`, or what a test put in its place with `dependency_overrides`."""
+    return request.app.dependency_overrides.get(get_settings, get_settings)()
+
+
+async def get_service(request: Request) -> Service:
     return cast(Service, request.app.state.service)
 
 
-def get_pipeline(service: Annotated[Service, Depends(get_service)]) -> Pipeline:
+async def get_pipeline(service: Annotated[Service, Depends(get_service)]) -> Pipeline:
     if service.pipeline is None:
         raise ServiceUnavailableError(service.error or "The service has not finished loading.")
     return service.pipeline
 
 
-def get_lexicon(
+async def get_lexicon(
     service: Annotated[Service, Depends(get_service)],
     pipeline: Annotated[Pipeline, Depends(get_pipeline)],
 ) -> Lexicon:
@@ -154,8 +161,8 @@ def get_lexicon(
 _bearer = HTTPBearer(auto_error=False, description="The server's RAG_API_KEY, when it sets one.")
 
 
-def require_api_key(
-    settings: Annotated[Settings, Depends(get_settings)],
+async def require_api_key(
+    settings: Annotated[Settings, Depends(current_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> None:
     expected = settings.api_key
@@ -168,7 +175,7 @@ def require_api_key(
         raise AuthenticationError("Invalid API key.")
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(current_settings)]
 ServiceDep = Annotated[Service, Depends(get_service)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 

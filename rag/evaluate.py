@@ -460,6 +460,20 @@ def evaluate(
 # --- systems: the library pipeline and a running service ----------------------------------
 
 
+def _output(answer: Answer, ranking: Sequence[Passage], latency_ms: float) -> SystemOutput:
+    """What scoring needs from an answer object, library or HTTP alike."""
+    return SystemOutput(
+        answer=answer.answer,
+        abstained=answer.abstained,
+        citations=[
+            SpanRef(doc_id=c.doc_id, start=c.start, end=c.end, text=c.quote)
+            for c in answer.citations
+        ],
+        ranking=_spans(ranking),
+        latency_ms=latency_ms,
+    )
+
+
 def _spans(passages: Sequence[Passage]) -> list[SpanRef]:
     return [SpanRef(doc_id=p.doc_id, start=p.start, end=p.end, text=p.text) for p in passages]
 
@@ -488,16 +502,7 @@ class PipelineSystem:
             ranking = self.pipeline.retriever.retrieve(question, depth).passages
         except RagError as exc:  # e.g. an over-long question: that question fails, not the run
             return SystemOutput(error=f"{type(exc).__name__}: {exc}")
-        return SystemOutput(
-            answer=answer.answer,
-            abstained=answer.abstained,
-            citations=[
-                SpanRef(doc_id=c.doc_id, start=c.start, end=c.end, text=c.quote)
-                for c in answer.citations
-            ],
-            ranking=_spans(ranking),
-            latency_ms=latency,
-        )
+        return _output(answer, ranking, latency)
 
 
 class RequestFailed(Exception):
@@ -580,13 +585,4 @@ class HttpSystem:
             return SystemOutput(
                 error=f"POST /ask: reply is not an answer object ({exc.error_count()} problems)"
             )
-        return SystemOutput(
-            answer=answer.answer,
-            abstained=answer.abstained,
-            citations=[
-                SpanRef(doc_id=c.doc_id, start=c.start, end=c.end, text=c.quote)
-                for c in answer.citations
-            ],
-            ranking=_spans(self._ranking(item.question, answer.passages)),
-            latency_ms=latency,
-        )
+        return _output(answer, self._ranking(item.question, answer.passages), latency)

@@ -27,6 +27,16 @@ def settings(tmp_path: Path, seeds_dir: Path) -> Settings:
 
 
 @pytest.fixture
+def env(settings: Settings) -> dict[str, str]:
+    """RAG_* variables that point the CLI at this test's seeds copy, index and fake embedder."""
+    return {
+        "RAG_SEEDS_DIR": str(settings.seeds_dir),
+        "RAG_INDEX_DIR": str(settings.index_dir),
+        "RAG_EMBED_BACKEND": "fake",
+    }
+
+
+@pytest.fixture
 def pipeline(settings: Settings) -> Pipeline:
     return Pipeline.load(settings, embedder=FakeEmbedder())
 

@@ -5,13 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,56 +16,15 @@ from fastapi.testclient import TestClient
 from openai import OpenAI
 
 from api.app import create_app, get_pipeline
+from rag.devserver import running_server
 from rag.pipeline import Pipeline
 
-from .conftest import DEV_SET, ROOT, SEEDS
+from .conftest import DEV_SET, SEEDS
 
 KEY = "e2e-key"
 COMMAND = "What new command is NATO setting up?"
 STAFF = "How many personnel will staff it?"
 AMMO = "How many rounds of ammunition does Russia produce a year?"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def running_server(env: dict[str, str], log_path: Path, timeout: float = 180) -> Iterator[str]:
-    """Start `rag serve`, wait until /health says ready, always stop it afterwards."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--no-access-log"],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"server exited with {proc.returncode}:\n{log_path.read_text()}")
-                try:
-                    if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"server not ready after {timeout} s:\n{log_path.read_text()}")
-                time.sleep(0.2)
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def server_env(tmp: Path, backend: str) -> dict[str, str]:
@@ -86,7 +39,7 @@ def server_env(tmp: Path, backend: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def fake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("fake-server")
-    with running_server(server_env(tmp, "fake"), tmp / "server.log") as base:
+    with running_server(tmp / "server.log", server_env(tmp, "fake"), timeout=180) as base:
         yield base
 
 
@@ -179,7 +132,7 @@ def test_concurrent_http_requests_all_succeed_with_their_own_answers(fake_server
 
 @pytest.mark.slow
 def test_followup_through_the_real_server_and_the_openai_client(tmp_path: Path) -> None:
-    with running_server(server_env(tmp_path, "torch"), tmp_path / "server.log") as base:
+    with running_server(tmp_path / "server.log", server_env(tmp_path, "torch")) as base:
         client = client_for(base)
         first = client.chat.completions.create(
             model="nato-rag", messages=[{"role": "user", "content": COMMAND}]

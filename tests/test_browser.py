@@ -10,11 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +19,8 @@ import pytest
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright  # noqa: E402
+
+from rag.devserver import running_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -62,43 +59,6 @@ pytestmark = [
 # ---------- server and browser ----------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _rag_command() -> list[str]:
-    venv_rag = Path(sys.executable).with_name("rag")
-    if venv_rag.exists():
-        return [str(venv_rag)]
-    found = shutil.which("rag")
-    if found is None:
-        pytest.fail("the `rag` command is not installed (make setup)")
-    return [found]
-
-
-def _wait_for_health(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"`rag serve` exited with {process.returncode}:\n{_tail(log)}")
-        try:
-            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"`rag serve` did not become healthy in {STARTUP_TIMEOUT_S}s:\n{_tail(log)}")
-
-
-def _tail(log: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no server log)"
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     existing = os.environ.get("RAG_BROWSER_BASE_URL")
@@ -106,31 +66,13 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield existing.rstrip("/")
         return
     work = tmp_path_factory.mktemp("browser-server")
-    port = _free_port()
-    env = dict(os.environ)
-    env["RAG_INDEX_DIR"] = str(work / "index")
-    env["RAG_SEEDS_DIR"] = str(ROOT / "seeds")
-    env.pop("RAG_API_KEY", None)  # the page is tested without auth; the key path is mocked
-    log = work / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*_rag_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_health(url, process, log)
+    env = {
+        "RAG_INDEX_DIR": str(work / "index"),
+        "RAG_SEEDS_DIR": str(ROOT / "seeds"),
+        "RAG_API_KEY": None,  # the page is tested without auth; the key path is mocked
+    }
+    with running_server(work / "server.log", env, timeout=STARTUP_TIMEOUT_S) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 @pytest.fixture(scope="module")

@@ -7,16 +7,6 @@ import pytest
 from click.testing import CliRunner
 
 from rag.cli import cli
-from rag.settings import Settings
-
-
-@pytest.fixture
-def env(settings: Settings) -> dict[str, str]:
-    return {
-        "RAG_SEEDS_DIR": str(settings.seeds_dir),
-        "RAG_INDEX_DIR": str(settings.index_dir),
-        "RAG_EMBED_BACKEND": "fake",
-    }
 
 
 def run(args: list[str], env: dict[str, str]):

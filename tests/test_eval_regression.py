@@ -37,12 +37,12 @@ TODAY = {
     OWN_SET: {
         "answer_accuracy": 25 / 33,
         "citation_recall": 28 / 33,
-        "citation_precision": 0.788,
-        "abstention_recall": 7 / 10,
+        "citation_precision": 0.758,
+        "abstention_recall": 6 / 10,
         "recall_at_5": 31 / 33,
         "recall_at_10": 33 / 33,
-        "mrr": 0.915,
-        "ndcg_at_10": 0.917,
+        "mrr": 0.916,
+        "ndcg_at_10": 0.918,
     },
 }
 ALLOWED_DROP = {DEV_SET: 1, OWN_SET: 2}  # in questions
@@ -76,8 +76,9 @@ def test_own_set_figures_hold(real_pipeline: Pipeline) -> None:
     report = check(real_pipeline, OWN_SET)
     assert report.n_questions == 43
     # The categories the set was written to probe must not collapse either (today:
-    # noisy-query 6/6, factoid 12/15, multi-hop 5/6).
+    # noisy-query 6/6, factoid 12/15, multi-hop 5/6, temporal-conflict 2/6).
     by_type = report.by_type
     assert (by_type["noisy-query"].answer_accuracy or 0) >= 5 / 6 - EPS
     assert (by_type["factoid"].answer_accuracy or 0) >= 11 / 15 - EPS
     assert (by_type["multi-hop"].answer_accuracy or 0) >= 4 / 6 - EPS
+    assert (by_type["temporal-conflict"].answer_accuracy or 0) >= 1 / 6 - EPS

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from rag.baselines import LangChainSystem, baseline_systems, split_documents
@@ -13,20 +12,10 @@ from rag.cli import cli
 from rag.embed import FakeEmbedder
 from rag.evaluate import METRIC_NAMES, PipelineSystem, evaluate, load_dataset
 from rag.pipeline import Pipeline
-from rag.settings import Settings
 
 from .conftest import DEV_SET
 
 BASELINES = {"bm25", "dense", "hybrid-top", "langchain"}
-
-
-@pytest.fixture
-def env(settings: Settings) -> dict[str, str]:
-    return {
-        "RAG_SEEDS_DIR": str(settings.seeds_dir),
-        "RAG_INDEX_DIR": str(settings.index_dir),
-        "RAG_EMBED_BACKEND": "fake",
-    }
 
 
 def run(args: list[str], env: dict[str, str]):

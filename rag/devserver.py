@@ -1,0 +1,85 @@
+"""Run `rag serve` in a child process on a free loopback port, for end-to-end tests and
+benchmarks: start it, wait until /health says ready, always stop it afterwards."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from rag.settings import PROJECT_ROOT
+
+
+class ServerStartError(RuntimeError):
+    """The server exited or did not become ready; the message ends with its log."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _tail(log_path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no server log)"
+
+
+@contextmanager
+def running_server(
+    log_path: Path,
+    env: Mapping[str, str | None] | None = None,
+    *,
+    timeout: float = 300.0,
+    extra_args: Sequence[str] = ("--no-access-log",),
+) -> Iterator[str]:
+    """Yield the base URL of a ready server. `env` overrides the environment; a None value
+    removes a variable (e.g. RAG_API_KEY)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    child_env = dict(os.environ)
+    for name, value in (env or {}).items():
+        if value is None:
+            child_env.pop(name, None)
+        else:
+            child_env[name] = value
+    cmd = [sys.executable, "-m", "rag.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [*cmd, *extra_args], cwd=PROJECT_ROOT, env=child_env, stdout=log, stderr=log
+        )
+        try:
+            _wait_until_ready(base, proc, log_path, timeout)
+            yield base
+        finally:
+            proc.send_signal(signal.SIGINT)  # uvicorn shuts down gracefully on SIGINT
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_until_ready(base: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise ServerStartError(f"`rag serve` exited with {proc.returncode}:\n{_tail(log)}")
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise ServerStartError(f"`rag serve` not ready after {timeout:.0f} s:\n{_tail(log)}")
+        time.sleep(0.25)
