@@ -381,6 +381,8 @@ class ExtractiveAnswerer:
         w = self.weights
         seen: dict[int, float] = {}
         for passage in retrieval.passages:
+            if passage.chunk_id is None:
+                continue  # not from this index
             chunk = self.index.chunks[passage.chunk_id]
             passage_dense = float(self._chunk_vector(chunk.chunk_id) @ retrieval.query_vector)
             for sid in chunk.sentence_ids:

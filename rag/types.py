@@ -12,9 +12,6 @@ class Span:
     start: int
     end: int
 
-    def overlaps(self, other: Span) -> bool:
-        return self.start < other.end and other.start < self.end
-
 
 @dataclass(frozen=True, slots=True)
 class Document:
@@ -54,7 +51,9 @@ class Passage(BaseModel):
     end: int
     text: str
     score: float
-    chunk_id: int = Field(exclude=True, default=-1)
+    # Which indexed chunk this is; internal (not serialised), absent on passages read back
+    # from JSON, e.g. a server's /ask reply.
+    chunk_id: int | None = Field(default=None, exclude=True)
 
 
 class Citation(BaseModel):
