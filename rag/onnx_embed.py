@@ -223,8 +223,26 @@ def ensure_exported(model_dir: Path, cache_dir: Path | None = None) -> Path:
     return folder
 
 
+@contextlib.contextmanager
+def _logging_restored() -> Iterator[None]:
+    """The exporter's libraries reconfigure the root logger (a DEBUG handler that later prints
+    every bm25s message); put it back as it was."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
+
+
 def export_onnx(model_dir: Path, folder: Path) -> ExportInfo:
     """Export fp32 + int8 graphs from the weights in model_dir into folder (imports torch)."""
+    with _logging_restored():
+        return _export_onnx(model_dir, folder)
+
+
+def _export_onnx(model_dir: Path, folder: Path) -> ExportInfo:
     started = time.perf_counter()
     log.info("Exporting %s to ONNX in %s (once per model)", model_dir, folder)
     cfg = read_pipeline_config(model_dir)
