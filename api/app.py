@@ -105,6 +105,7 @@ class Service:
             pipeline = Pipeline.load(settings, embedder=SerializedEmbedder(load_embedder(settings)))
             # The first call initialises lazy state: pay it here, not in a client's request.
             pipeline.ask(WARM_UP_QUESTION[: settings.max_question_chars])
+            self.lexicon(pipeline)  # built here, in a worker thread, not on the event loop
         except RagError as exc:
             self.error = str(exc)
         except Exception as exc:  # bad RAG_* settings, a broken model folder, ...

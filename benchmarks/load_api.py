@@ -26,7 +26,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api.app import SerializedEmbedder  # noqa: E402
-from rag.devserver import running_server  # noqa: E402
+from rag.devserver import ServerStartError, running_server  # noqa: E402
 from rag.embed import load_embedder  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.settings import Settings  # noqa: E402
@@ -133,10 +132,6 @@ def lock_strategies(
 # --- 3: server and Locust -------------------------------------------------------------------
 
 
-def server(log_path: Path, timeout: float = 180) -> AbstractContextManager[str]:
-    return running_server(log_path, timeout=timeout)
-
-
 def run_locust(base: str, users: int, duration: int, workdir: Path) -> Level:
     out = workdir / f"latencies-{users}.txt"
     env = {**os.environ, "LOAD_API_OUT": str(out)}
@@ -218,7 +213,7 @@ def main() -> None:
     results: list[Level] = []
     with tempfile.TemporaryDirectory(prefix="load-api-") as tmp:
         workdir = Path(tmp)
-        with server(workdir / "server.log") as base:
+        with running_server(workdir / "server.log", timeout=180) as base:
             print(f"\nrag serve on {base}; locust, closed loop, {args.duration} s per level")
             print(f"{'users':>5} {'ok':>6} {'errors':>6} {'req/s':>8} "
                   f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")  # fmt: skip
@@ -244,4 +239,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ServerStartError as exc:
+        raise SystemExit(f"load_api: {exc}") from None

@@ -84,7 +84,7 @@ def _systems(
     "--dataset",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Question set (JSONL, eval/README format).",
+    help="Question set (JSONL, format in eval/README.md).",
 )
 @click.option("--against", metavar="URL", help="Evaluate a running service (POST /ask) instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")

@@ -71,7 +71,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "RAG_SEEDS_DIR": str(ROOT / "seeds"),
         "RAG_API_KEY": None,  # the page is tested without auth; the key path is mocked
     }
-    with running_server(work / "server.log", env, timeout=STARTUP_TIMEOUT_S) as url:
+    # With the access log: a failure's log tail then shows the requests the page made.
+    with running_server(work / "server.log", env, timeout=STARTUP_TIMEOUT_S, extra_args=()) as url:
         yield url
 
 
