@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.answer import ExtractiveAnswerer
+from rag.answer import Answerer, ExtractiveAnswerer
 from rag.embed import Embedder, load_embedder
 from rag.errors import InvalidQuestionError
 from rag.retrieve import HybridRetriever
@@ -32,7 +33,7 @@ class Pipeline:
     embedder: Embedder
     index: LoadedIndex
     retriever: HybridRetriever
-    answerer: ExtractiveAnswerer
+    answerer: Answerer
 
     @classmethod
     def load(
@@ -41,16 +42,25 @@ class Pipeline:
         embedder: Embedder | None = None,
         progress: Progress | None = None,
         rebuild: bool = False,
+        answerer: Callable[[LoadedIndex, HybridRetriever], Answerer] | None = None,
     ) -> Pipeline:
-        """Load the model and the index (building it if missing or stale)."""
+        """Load the model and the index (building it if missing or stale).
+
+        `answerer` swaps the answer stage (e.g. an LLM-backed one): it receives the loaded
+        index and the retriever and returns an `Answerer`; by default the extractive one.
+        """
         embedder = embedder or load_embedder(settings)
         if rebuild:
             index = build_index(settings, embedder, progress)
         else:
             index = ensure_index(settings, embedder, progress)
         retriever = HybridRetriever(index, embedder, settings)
-        answerer = ExtractiveAnswerer(index, retriever.vocabulary)
-        return cls(settings, embedder, index, retriever, answerer)
+        stage = (
+            answerer(index, retriever)
+            if answerer
+            else ExtractiveAnswerer(index, retriever.vocabulary)
+        )
+        return cls(settings, embedder, index, retriever, stage)
 
     def search(self, query: str, top_k: int | None = None) -> list[Passage]:
         query = validate_question(query, self.settings)

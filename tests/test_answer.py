@@ -170,3 +170,19 @@ def test_abstention_text_names_each_missing_word_once_and_briefly(pipeline: Pipe
     assert answer.abstained
     assert answer.answer.count("Zorblax-Zorblax") == 1
     assert len(answer.answer) < 200
+
+
+def test_the_answer_stage_is_pluggable(settings) -> None:
+    from rag.answer import Selection
+    from rag.embed import FakeEmbedder
+
+    class Stub:  # what an LLM-backed stage would plug in
+        def answer(self, question, retrieval):
+            return Selection(True, f"stub saw {len(retrieval.passages)} passages", [], [])
+
+    pipeline = Pipeline.load(
+        settings, embedder=FakeEmbedder(), answerer=lambda index, retriever: Stub()
+    )
+    answer = pipeline.ask("Where will the new command be based?")
+    assert answer.abstained and answer.answer == "stub saw 8 passages"
+    assert len(answer.passages) == 5  # retrieval and the answer object are unchanged
