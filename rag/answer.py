@@ -19,8 +19,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, cast
 
-import numpy as np
-
 from rag.corpus import describe_date
 from rag.retrieve import Retrieval, Vocabulary
 from rag.store import LoadedIndex
@@ -357,9 +355,10 @@ class ExtractiveAnswerer:
         self.index = index
         self.vocabulary = vocabulary
         self.weights = weights or Weights()
-        self._terms = [set(content_terms(s.text)) for s in index.sentences]
-        self._pairs = [set(bigrams(content_terms(s.text))) for s in index.sentences]
-        self._chunk_vectors: np.ndarray | None = None
+        sentence_terms = [content_terms(s.text) for s in index.sentences]
+        self._terms = [set(terms) for terms in sentence_terms]
+        self._pairs = [set(bigrams(terms)) for terms in sentence_terms]
+        self._chunk_vectors = index.chunk_index.reconstruct_n(0, index.chunk_index.ntotal)
         self._neighbours = self._build_neighbours(index.sentences)
 
     @staticmethod
@@ -384,7 +383,7 @@ class ExtractiveAnswerer:
             if passage.chunk_id is None:
                 continue  # not from this index
             chunk = self.index.chunks[passage.chunk_id]
-            passage_dense = float(self._chunk_vector(chunk.chunk_id) @ retrieval.query_vector)
+            passage_dense = float(self._chunk_vectors[chunk.chunk_id] @ retrieval.query_vector)
             for sid in chunk.sentence_ids:
                 seen[sid] = max(seen.get(sid, -1.0), passage_dense)
         if not seen:
@@ -421,12 +420,6 @@ class ExtractiveAnswerer:
             out.append(cand)
         out.sort(key=lambda c: -c.score)
         return profile, out
-
-    def _chunk_vector(self, chunk_id: int) -> np.ndarray:
-        if self._chunk_vectors is None:
-            index = self.index.chunk_index
-            self._chunk_vectors = index.reconstruct_n(0, index.ntotal)
-        return self._chunk_vectors[chunk_id]
 
     def answer(self, question: str, retrieval: Retrieval) -> Selection:
         profile, ranked = self.candidates(question, retrieval)
