@@ -1,8 +1,9 @@
 """One error shape for every failure: `{"error": {"message", "type", "code", "param"}}`.
 
-Domain errors (`RagError` subclasses, raised in `rag/` or here) carry their HTTP status;
-FastAPI's validation errors and Starlette's HTTP errors are rewritten into the same shape,
-so a client never sees a traceback or FastAPI's default `{"detail": ...}`.
+Domain errors (`RagError` subclasses, raised in `rag/` or here) get their HTTP status from
+`STATUS` below, by class; FastAPI's validation errors and Starlette's HTTP errors are
+rewritten into the same shape, so a client never sees a traceback or FastAPI's default
+`{"detail": ...}`.
 """
 
 from __future__ import annotations
@@ -18,37 +19,72 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas import ErrorBody, ErrorResponse
-from rag.errors import RagError
+from rag.errors import (
+    DatasetError,
+    IndexCorruptedError,
+    IndexMismatchError,
+    InvalidQuestionError,
+    InvalidSpanError,
+    MissingDependencyError,
+    ModelLoadError,
+    RagError,
+    SeedReadError,
+    SeedsNotFoundError,
+    UnknownDocumentError,
+    lookup,
+)
 
 log = logging.getLogger("uvicorn.error")
 
 
 class ApiError(RagError):
-    """Errors that only exist at the HTTP edge."""
+    """Errors that only exist at the HTTP edge. `code` overrides the error body's code
+    (derived from the class name otherwise)."""
 
     code: str | None = None
 
 
 class AuthenticationError(ApiError):
-    http_status = 401
+    """Missing or wrong API key."""
 
 
 class ModelNotFoundError(ApiError):
-    http_status = 404
+    """A model name other than the one this server serves."""
+
     code = "model_not_found"
 
 
 class InvalidChatError(ApiError):
     """A chat request the service cannot answer (no user message, unsupported role...)."""
 
-    http_status = 422
-
 
 class ServiceUnavailableError(ApiError):
     """The model or index failed to load at start-up."""
 
-    http_status = 503
     code = "not_ready"
+
+
+# HTTP status of each error class (a subclass inherits its base's); anything else is a 500.
+STATUS: dict[type[BaseException], int] = {
+    InvalidQuestionError: 422,
+    InvalidSpanError: 422,
+    InvalidChatError: 422,
+    DatasetError: 422,
+    UnknownDocumentError: 404,
+    ModelNotFoundError: 404,
+    AuthenticationError: 401,
+    SeedsNotFoundError: 503,
+    SeedReadError: 503,
+    IndexCorruptedError: 503,
+    IndexMismatchError: 503,
+    ModelLoadError: 503,
+    ServiceUnavailableError: 503,
+    MissingDependencyError: 500,
+}
+
+
+def status_of(exc: RagError) -> int:
+    return lookup(STATUS, exc, 500)
 
 
 _TYPES = {
@@ -128,7 +164,7 @@ def describe_validation_errors(errors: Sequence[Any]) -> tuple[int, str, str, st
 
 async def _rag_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RagError)
-    status = exc.http_status
+    status = status_of(exc)
     if status >= 500 and status != 503:
         log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None

@@ -162,10 +162,10 @@ def real_vectors(n: int, log: Callable[[str], None] = print) -> tuple[np.ndarray
     """n stdlib passages embedded with the real MiniLM weights, cached as .npy.
 
     Embedded through the ONNX fp32 graph (cosine 1.0000 with sentence-transformers, measured by
-    tests/test_onnx_embed.py) because it is the quicker of the two on this CPU.
+    tests/embed/test_onnx_embed.py) because it is the quicker of the two on this CPU.
     """
     from rag.embed import packaged_model_path
-    from rag.onnx_embed import OnnxEmbedder
+    from rag.embed.onnx_runtime import OnnxEmbedder
 
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"docstrings-{n}-v1.npy"
@@ -174,7 +174,11 @@ def real_vectors(n: int, log: Callable[[str], None] = print) -> tuple[np.ndarray
         return np.load(path), json.loads(text_path.read_text(encoding="utf-8"))
     texts = stdlib_passages(n)
     log(f"embedding {len(texts)} stdlib passages once (cached in {path}) ...")
-    embedder = OnnxEmbedder.from_model_dir(packaged_model_path(), "minilm", batch_threads=2)
+    from rag.settings import Settings
+
+    embedder = OnnxEmbedder.from_model_dir(
+        packaged_model_path(), "minilm", cache_dir=Settings().onnx_dir, batch_threads=2
+    )
     t0 = time.perf_counter()
     parts = []
     step = 2048

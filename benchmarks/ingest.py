@@ -60,7 +60,7 @@ def sorted_encode(embedder: Any, texts: list[str], settings: Any) -> np.ndarray:
 
 def worker(kind: str, n: int, rounds: int) -> dict[str, Any]:
     from rag.embed import load_embedder, packaged_model_path
-    from rag.store import _encode
+    from rag.store.index import _encode
 
     texts = _texts(n)
     out: dict[str, Any] = {"kind": kind, "texts": n, "rounds": rounds}

@@ -32,11 +32,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from api.app import SerializedEmbedder  # noqa: E402
-from rag.devserver import ServerStartError, running_server  # noqa: E402
-from rag.embed import load_embedder  # noqa: E402
+from rag.embed import SerializedEmbedder, load_embedder  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.settings import Settings  # noqa: E402
+from tests.devserver import ServerStartError, running_server  # noqa: E402
 
 BIN = Path(sys.executable).parent
 

@@ -49,7 +49,7 @@ GATED = ("recall_at_5", "answer_accuracy", "citation_recall", "abstention_recall
 
 
 def worker(backend: str) -> dict[str, Any]:
-    from rag.evaluate import PipelineSystem, evaluate, load_dataset
+    from rag.eval import PipelineSystem, evaluate, load_dataset
     from rag.pipeline import Pipeline
 
     pipeline = Pipeline.load(bench_settings(backend))

@@ -138,7 +138,7 @@ def build(kind: str, data: np.ndarray) -> Any:
 
 
 def theoretical_bytes(kind: str, dim: int, n: int) -> float:
-    from rag.store import HNSW_M, hnsw_bytes_per_vector
+    from rag.store.faiss_index import HNSW_M, hnsw_bytes_per_vector
 
     if kind == "flat":
         return 4 * dim

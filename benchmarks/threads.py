@@ -29,16 +29,24 @@ from common import (
 
 
 def worker(backend: str, threads: int, rounds: int) -> dict[str, Any]:
-    from rag.embed import SentenceTransformerEmbedder, packaged_model_path
-    from rag.onnx_embed import OnnxEmbedder
+    from rag.embed import packaged_model_path
+    from rag.embed.onnx_runtime import OnnxEmbedder
+    from rag.embed.torch_backend import SentenceTransformerEmbedder
 
     path = packaged_model_path()
     embedder: Any
     if backend == "torch":
-        embedder = SentenceTransformerEmbedder(path, "m", threads=threads)
+        embedder = SentenceTransformerEmbedder.load(path, "m", threads=threads)
     else:
+        from rag.settings import Settings
+
         embedder = OnnxEmbedder.from_model_dir(
-            path, "m", quantized=backend == "onnx-int8", threads=threads, batch_threads=threads
+            path,
+            "m",
+            quantized=backend == "onnx-int8",
+            cache_dir=Settings().onnx_dir,
+            threads=threads,
+            batch_threads=threads,
         )
     questions = eval_questions()
     _, texts = real_vectors(22_000, log=lambda s: print(s, file=sys.stderr))

@@ -1,45 +1,64 @@
-"""Domain errors. Raised inside `rag`, translated at the edges (CLI exit codes, HTTP statuses)."""
+"""Domain errors, all in one module. Raised inside `rag`; each edge decides what they mean
+there (exit codes in `rag/cli`, HTTP statuses in `api/errors.py`). The message is written for
+the person running the command."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TypeVar
+
 
 class RagError(Exception):
-    """Base class: the message is written for the person running the command."""
-
-    http_status = 500
+    """Base class of every error the library raises on purpose."""
 
 
 class InvalidQuestionError(RagError):
     """Empty, whitespace-only or over-long question."""
 
-    http_status = 422
-
 
 class SeedsNotFoundError(RagError):
-    http_status = 503
+    """The seeds folder does not exist or holds no articles."""
 
 
 class SeedReadError(RagError):
-    http_status = 503
+    """An article cannot be read or decoded, or no article has any prose."""
 
 
 class IndexCorruptedError(RagError):
-    http_status = 503
+    """The stored index files are damaged or inconsistent."""
 
 
 class IndexMismatchError(RagError):
-    """The stored index was built from other seeds, settings or model."""
-
-    http_status = 503
+    """The stored index was built from other seeds, settings or model (or is missing)."""
 
 
 class UnknownDocumentError(RagError):
-    http_status = 404
+    """No article with that id."""
 
 
 class InvalidSpanError(RagError):
-    http_status = 422
+    """A character span that does not fit the article."""
 
 
 class ModelLoadError(RagError):
-    http_status = 503
+    """The embedding model cannot be loaded or exported."""
+
+
+class DatasetError(RagError):
+    """The question set is missing, empty or malformed (the message names the line)."""
+
+
+class MissingDependencyError(RagError):
+    """An optional package (an extra such as `nato-rag[eval]`) is not installed."""
+
+
+T = TypeVar("T")
+
+
+def lookup(table: Mapping[type[BaseException], T], exc: BaseException, default: T) -> T:
+    """The entry for the most specific class of `exc` in `table` (its own class first, then
+    its bases), or `default`: how the edges map error classes to exit codes or statuses."""
+    for cls in type(exc).__mro__:
+        if cls in table:
+            return table[cls]
+    return default

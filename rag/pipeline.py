@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.answer import Answerer, ExtractiveAnswerer
+from rag.chat import ChatReply, Resolution, Turn, resolve
 from rag.embed import Embedder, load_embedder
 from rag.errors import InvalidQuestionError
+from rag.progress import Reporter
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
-from rag.store import LoadedIndex, Progress, build_index, ensure_index
+from rag.store import LoadedIndex, build_index, ensure_index
+from rag.text import Lexicon
 from rag.types import Answer, Passage, Timings
 
 
@@ -32,6 +35,7 @@ class Pipeline:
     settings: Settings
     embedder: Embedder
     index: LoadedIndex
+    lexicon: Lexicon
     retriever: HybridRetriever
     answerer: Answerer
 
@@ -40,27 +44,26 @@ class Pipeline:
         cls,
         settings: Settings,
         embedder: Embedder | None = None,
-        progress: Progress | None = None,
+        reporter: Reporter | None = None,
         rebuild: bool = False,
         answerer: Callable[[LoadedIndex, HybridRetriever], Answerer] | None = None,
     ) -> Pipeline:
-        """Load the model and the index (building it if missing or stale).
+        """Load the model and the index (building it if missing or stale), then the corpus
+        lexicon and BM25. `reporter` hears about slow steps (ONNX export, indexing).
 
         `answerer` swaps the answer stage (e.g. an LLM-backed one): it receives the loaded
-        index and the retriever and returns an `Answerer`; by default the extractive one.
+        index and the retriever (whose `lexicon` it may use) and returns an `Answerer`; by
+        default the extractive one.
         """
-        embedder = embedder or load_embedder(settings)
+        embedder = embedder or load_embedder(settings, reporter)
         if rebuild:
-            index = build_index(settings, embedder, progress)
+            index = build_index(settings, embedder, reporter)
         else:
-            index = ensure_index(settings, embedder, progress)
-        retriever = HybridRetriever(index, embedder, settings)
-        stage = (
-            answerer(index, retriever)
-            if answerer
-            else ExtractiveAnswerer(index, retriever.vocabulary)
-        )
-        return cls(settings, embedder, index, retriever, stage)
+            index = ensure_index(settings, embedder, reporter)
+        lexicon = Lexicon.from_texts(s.text for s in index.sentences)
+        retriever = HybridRetriever.from_index(index, embedder, settings, lexicon)
+        stage = answerer(index, retriever) if answerer else ExtractiveAnswerer(index, lexicon)
+        return cls(settings, embedder, index, lexicon, retriever, stage)
 
     def search(self, query: str, top_k: int | None = None) -> list[Passage]:
         query = validate_question(query, self.settings)
@@ -89,3 +92,16 @@ class Pipeline:
                 total=round((t2 - t0) * 1000, 3),
             ),
         )
+
+    def resolve(self, history: Sequence[Turn], question: str) -> Resolution:
+        """`question` as it reads on its own, given the earlier turns (oldest first)."""
+        return resolve(history, validate_question(question, self.settings), self.lexicon)
+
+    def chat(self, history: Sequence[Turn], question: str, top_k: int | None = None) -> ChatReply:
+        """Answer the latest question of a conversation: a follow-up ("how many staff will
+        it have?") is resolved against the earlier user turns first."""
+        resolution = self.resolve(history, question)
+        resolved = resolution.question
+        if len(resolved) > self.settings.max_question_chars:
+            resolved = resolution.original  # the added context must not make it too long
+        return ChatReply(self.ask(resolved, top_k), resolution, resolved)

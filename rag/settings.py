@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +9,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ONNX_DIR = PROJECT_ROOT / "models" / "onnx"
 
 
 class Settings(BaseSettings):
@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     # identical answers on both question sets) at a seventh of the cold start and half the
     # memory (docs/performance.md). "torch" runs sentence-transformers itself.
     embed_backend: Literal["torch", "onnx", "onnx-int8", "fake"] = "onnx"
-    onnx_dir: Path | None = Field(None, description="ONNX export cache (default models/onnx)")
+    onnx_dir: Path = Field(DEFAULT_ONNX_DIR, description="cache of the one-off ONNX export")
     embed_batch_size: int = Field(32, ge=1)
     query_threads: int = Field(1, ge=1, description="threads for encoding one query")
 
@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     candidate_k: int = Field(20, ge=1, le=200, description="per-retriever depth before fusion")
     # Small k: the ranked lists are short, so a ranker's top hits should count for more.
     rrf_k: int = Field(10, ge=1)
+    # Reciprocal-rank-fusion weights of the three rankings. Dense and lexical evidence get an
+    # equal say and the two dense views (chunk vectors, best sentence vector) share theirs.
+    # Set with BM25 over term pairs (commit 3a0f110); every figure in docs/eval.md and
+    # docs/performance.md is measured with these values.
+    fusion_dense_weight: float = Field(0.5, ge=0)
+    fusion_sentence_weight: float = Field(0.5, ge=0)
+    fusion_bm25_weight: float = Field(1.0, ge=0)
 
     # Index type: exact below the threshold, HNSW above it.
     hnsw_threshold: int = Field(50_000, ge=1)
@@ -45,6 +52,8 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, ge=1)
     # An empty RAG_API_KEY is refused rather than silently turning authentication off.
     api_key: str | None = Field(None, min_length=1)
+    # RAG_DEBUG=1: the CLI shows a traceback for unexpected errors instead of one line.
+    debug: bool = False
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:
@@ -54,8 +63,3 @@ class Settings(BaseSettings):
                 f"RAG_CHUNK_SENTENCES ({self.chunk_sentences})"
             )
         return self
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 
@@ -54,6 +55,18 @@ class Passage(BaseModel):
     # Which indexed chunk this is; internal (not serialised), absent on passages read back
     # from JSON, e.g. a server's /ask reply.
     chunk_id: int | None = Field(default=None, exclude=True)
+
+
+@dataclass
+class Retrieval:
+    """What retrieval hands the answer stage: passages best first, and how they ranked."""
+
+    query: str  # as searched, after spelling repair
+    query_vector: np.ndarray
+    passages: list[Passage]
+    dense_ranking: list[int]  # chunk ids, by the chunk vectors
+    sentence_ranking: list[int]  # chunk ids, by their best sentence vector
+    bm25_ranking: list[int]  # chunk ids, by BM25
 
 
 class Citation(BaseModel):

@@ -1,0 +1,132 @@
+"""Shared dependencies of the routes: the loaded service, settings, pipeline, API key.
+
+All async: FastAPI runs a plain `def` dependency in the worker thread pool, a hop that cost
+about half a millisecond each on every request (benchmarks/load_api.py); these never block.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar, cast
+
+import anyio.to_thread
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import Counter
+
+from api.errors import AuthenticationError, ServiceUnavailableError
+from api.schemas import ErrorResponse
+from rag.embed import SerializedEmbedder, load_embedder
+from rag.errors import RagError
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+
+log = logging.getLogger("uvicorn.error")
+
+WARM_UP_QUESTION = "Where will NATO's new command for Ukraine be based?"
+
+
+@dataclass
+class Service:
+    """What the lifespan loaded, or why it could not. `settings` and `pipeline` may be given
+    up front (tests, embedding the app); whatever is missing is loaded by `load`."""
+
+    settings: Settings | None = None
+    pipeline: Pipeline | None = None
+    error: str | None = None
+    load_seconds: float | None = None
+
+    def load(self) -> None:
+        started = time.perf_counter()
+        try:
+            settings = self.settings = self.settings or Settings()
+            pipeline = Pipeline.load(settings, embedder=SerializedEmbedder(load_embedder(settings)))
+            # The first call initialises lazy state: pay it here, not in a client's request.
+            pipeline.ask(WARM_UP_QUESTION[: settings.max_question_chars])
+        except RagError as exc:
+            self.error = str(exc)
+        except Exception as exc:  # bad RAG_* settings, a broken model folder, ...
+            self.error = f"Loading failed: {type(exc).__name__}: {exc}"
+        else:
+            self.pipeline = pipeline
+            self.load_seconds = round(time.perf_counter() - started, 3)
+            manifest = pipeline.index.manifest
+            log.info(
+                "rag: loaded %s documents, %s chunks, model %s in %.1f s",
+                manifest["index"]["documents"],
+                manifest["index"]["chunks"],
+                pipeline.embedder.model_id,
+                self.load_seconds,
+            )
+            return
+        log.error("rag: the service is not ready: %s", self.error)
+
+
+async def get_service(request: Request) -> Service:
+    return cast(Service, request.app.state.service)
+
+
+async def get_settings(service: Annotated[Service, Depends(get_service)]) -> Settings:
+    if service.settings is None:
+        raise ServiceUnavailableError(service.error or "The service has not finished loading.")
+    return service.settings
+
+
+async def get_pipeline(service: Annotated[Service, Depends(get_service)]) -> Pipeline:
+    if service.pipeline is None:
+        raise ServiceUnavailableError(service.error or "The service has not finished loading.")
+    return service.pipeline
+
+
+async def get_answer_counter(request: Request) -> Counter:
+    """rag_answers{endpoint, abstained}, one per app (its own Prometheus registry)."""
+    return cast(Counter, request.app.state.answers)
+
+
+_bearer = HTTPBearer(auto_error=False, description="The server's RAG_API_KEY, when it sets one.")
+
+
+async def require_api_key(
+    settings: Annotated[Settings, Depends(get_settings)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> None:
+    expected = settings.api_key
+    if not expected:
+        return
+    if credentials is None:
+        raise AuthenticationError("Missing API key: send the header 'Authorization: Bearer <key>'.")
+    # Constant-time comparison, on bytes (compare_digest rejects non-ASCII str).
+    if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
+        raise AuthenticationError("Invalid API key.")
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServiceDep = Annotated[Service, Depends(get_service)]
+PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
+AnswerCounterDep = Annotated[Counter, Depends(get_answer_counter)]
+
+# Documented on every protected route.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in (
+        (401, "Missing or wrong API key"),
+        (422, "Invalid request"),
+        (503, "Model or index not loaded"),
+    )
+}
+
+T = TypeVar("T")
+
+
+async def run_cpu(func: Callable[..., T], *args: Any) -> T:
+    """CPU-bound library work in a worker thread, so the event loop keeps serving.
+
+    AnyIO's default pool (40 threads). Capping it at the core count measured the same
+    throughput at 8 and 32 concurrent clients (benchmarks/load_api.py), so it stays simple.
+    """
+    return await anyio.to_thread.run_sync(functools.partial(func, *args))

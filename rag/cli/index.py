@@ -1,0 +1,20 @@
+"""`rag index`."""
+
+from __future__ import annotations
+
+import click
+
+from rag.cli.common import load_pipeline, load_settings
+
+
+@click.command()
+def index() -> None:
+    """Build (or rebuild) the index from the seeds folder."""
+    settings = load_settings()
+    pipeline = load_pipeline(settings, rebuild=True)
+    m = pipeline.index.manifest
+    click.echo(
+        f"Indexed {m['index']['documents']} documents: {m['index']['chunks']} chunks, "
+        f"{m['index']['sentences']} sentences with {m['embedding']['model_id']} "
+        f"in {m['build_seconds']:.1f} s -> {pipeline.index.path}"
+    )

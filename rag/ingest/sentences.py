@@ -1,0 +1,97 @@
+"""Sentence segmentation with exact character spans (pysbd, plus a guard for titles)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+
+import pysbd
+
+from rag.text.wordlists import TITLE_ABBREVIATIONS
+from rag.types import Document, Sentence, Span
+
+# pysbd keeps "U.S.", "Gen.", "Dec." intact but splits after some titles before a name.
+_TITLE_ABBREVIATION = re.compile(rf"\b(?:{'|'.join(TITLE_ABBREVIATIONS)})\.\s*$")
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> pysbd.Segmenter:
+    return pysbd.Segmenter(language="en", clean=False, char_span=False)
+
+
+def prose_regions(doc: Document) -> list[Span]:
+    """Maximal regions of the text between junk spans."""
+    regions = []
+    cursor = 0
+    for junk in sorted(doc.junk, key=lambda s: s.start):
+        if junk.start > cursor:
+            regions.append(Span(cursor, junk.start))
+        cursor = max(cursor, junk.end)
+    if cursor < len(doc.text):
+        regions.append(Span(cursor, len(doc.text)))
+    return [r for r in regions if doc.text[r.start : r.end].strip()]
+
+
+def split_sentences(text: str, offset: int = 0) -> list[Span]:
+    """Sentence spans in `text` (shifted by `offset`), trimmed of surrounding white space.
+
+    pysbd finds the boundaries; spans are recovered by searching forward from the previous
+    sentence, so they are exact even when a sentence repeats.
+    """
+    spans: list[Span] = []
+    cursor = 0
+    # Line breaks inside a rejoined paragraph are not sentence ends; spaces keep offsets.
+    flat = text.replace("\r", " ").replace("\n", " ")
+    for piece in _segmenter().segment(flat):
+        body = piece.strip()
+        if not body:
+            continue
+        found = flat.find(body, cursor)
+        if found < 0:  # pysbd never rewrites text with clean=False; guard anyway
+            continue
+        spans.append(Span(found, found + len(body)))
+        cursor = found + len(body)
+    merged: list[Span] = []
+    for span in spans:
+        if merged and _TITLE_ABBREVIATION.search(flat[merged[-1].start : merged[-1].end]):
+            merged[-1] = Span(merged[-1].start, span.end)
+        else:
+            merged.append(span)
+    return [Span(s.start + offset, s.end + offset) for s in merged]
+
+
+def _paragraph_spans(text: str, region: Span) -> Iterator[Span]:
+    """Paragraphs inside a region; a paragraph broken mid-sentence is rejoined."""
+    body = text[region.start : region.end]
+    start = None
+    pos = region.start
+    for raw in body.splitlines(keepends=True):
+        line_end = pos + len(raw.rstrip("\r\n"))
+        if raw.strip():
+            start = pos if start is None else start
+            nxt = text[pos + len(raw) : region.end].lstrip()
+            ends_sentence = bool(re.search(r"[.!?…\"”’)]\s*$", raw.rstrip("\r\n")))
+            if ends_sentence or not nxt or not nxt[0].islower():
+                yield Span(start, line_end)
+                start = None
+        pos += len(raw)
+    if start is not None:
+        yield Span(start, region.end)
+
+
+def sentences_of(doc: Document, first_id: int = 0) -> list[Sentence]:
+    out: list[Sentence] = []
+    for region in prose_regions(doc):
+        for para in _paragraph_spans(doc.text, region):
+            for span in split_sentences(doc.text[para.start : para.end], para.start):
+                out.append(
+                    Sentence(
+                        first_id + len(out),
+                        doc.doc_id,
+                        span.start,
+                        span.end,
+                        doc.text[span.start : span.end],
+                    )
+                )
+    return out

@@ -1,0 +1,14 @@
+"""Lexical analysis shared by every stage: tokens and stems, word lists, the corpus lexicon."""
+
+from rag.text.lexicon import Lexicon
+from rag.text.tokens import bigrams, content_terms, jaccard, stem, tokenize_for_bm25, words
+
+__all__ = [
+    "Lexicon",
+    "bigrams",
+    "content_terms",
+    "jaccard",
+    "stem",
+    "tokenize_for_bm25",
+    "words",
+]

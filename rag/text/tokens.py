@@ -1,0 +1,52 @@
+"""Tokens, stems and content terms, used by BM25, answer scoring and follow-ups alike."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from functools import lru_cache
+
+import Stemmer
+
+from rag.text.wordlists import MONTH_ABBREVIATIONS, STOPWORDS
+
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-'’.][A-Za-z0-9]+)*")
+_stemmer = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    return str(_stemmer.stemWord(word.lower().replace("’", "'").removesuffix("'s")))
+
+
+def words(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed non-stop-word terms, in order (duplicates kept); compounds split at hyphens
+    so "Secretary-General" matches "secretary general"."""
+    out = []
+    for word in words(text):
+        for part in word.split("-"):
+            lowered = part.lower()
+            if lowered in STOPWORDS or (len(lowered) < 2 and not lowered.isdigit()):
+                continue
+            lowered = MONTH_ABBREVIATIONS.get(lowered, lowered)
+            out.append(stem(lowered.replace(".", "")))
+    return out
+
+
+def bigrams(terms: list[str]) -> list[str]:
+    return [f"{a}_{b}" for a, b in itertools.pairwise(terms)]
+
+
+def tokenize_for_bm25(text: str) -> list[str]:
+    """Terms plus adjacent-term pairs: a rare pair ("ukrain_council") rewards the exact name."""
+    terms = content_terms(text)
+    return terms + bigrams(terms)
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    """Overlap of two term sets (0 when either is empty)."""
+    return len(a & b) / len(a | b) if a and b else 0.0

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.errors import SeedReadError, SeedsNotFoundError
+from rag.ingest import chunk_corpus, load_corpus
+from rag.ingest.corpus import analyse_layout
+from tests.conftest import ROOT, SEEDS
+
+SHARED = ROOT.parent / "shared" / "seeds"
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared seeds not beside the checkout")
+def test_seeds_are_byte_identical_to_the_shared_articles() -> None:
+    shared = sorted(p.name for p in SHARED.glob("*.txt"))
+    assert shared == sorted(p.name for p in SEEDS.glob("*.txt"))
+    for name in shared:
+        assert (SEEDS / name).read_bytes() == (SHARED / name).read_bytes(), name
+
+
+def test_document_ids_are_file_names_and_metadata_is_read() -> None:
+    docs = {d.doc_id: d for d in load_corpus(SEEDS)}
+    assert set(docs) == {p.name for p in SEEDS.glob("*.txt")}
+    wsj = docs["003_8a617f4c2dcdd12b.txt"]
+    assert wsj.date == "2024-07-01"
+    assert wsj.outlet == "The Wall Street Journal"
+    assert docs["001_b9504cd1d273c395.txt"].title == (
+        "NATO may take over some US responsibilities for Ukraine aid"
+    )
+    assert docs["004_b166df79e4af366c.txt"].title == "NATO braces itself for Trump's return"
+
+
+JUNK_MARKERS = [
+    "Oops!",
+    "Something went wrong",
+    "Please try again later",
+    "is Brussels Bureau Chief",
+    "national security correspondent",
+    "By Michael R. Gordon",
+    "Foreign Policy’s Jack Detsch",  # bullet clutter at the end of 001
+    "The concerns within NATO about a potential Trump re-election",  # bullet summary in 004
+]
+
+
+def test_page_junk_never_reaches_sentences_or_chunks() -> None:
+    sentences, chunks = chunk_corpus(load_corpus(SEEDS), 3, 1)
+    for marker in JUNK_MARKERS:
+        assert not any(marker in s.text for s in sentences), marker
+        assert not any(marker in c.text for c in chunks), marker
+
+
+def test_junk_spans_cover_the_banner_lines_exactly() -> None:
+    text = "Headline here\n\n  • Oops!\n    Something went wrong.\nReal prose sentence here.\n"
+    junk, meta = analyse_layout(text)
+    excluded = "".join(text[s.start : s.end] for s in junk)
+    assert "Oops!" in excluded and "Something went wrong." in excluded
+    assert "Real prose" not in excluded
+    assert meta["title"] == "Headline here"
+
+
+def test_biography_detected_from_byline_names() -> None:
+    text = (
+        "By Jane Q. Doe\n\nNATO met today. It agreed things.\n\n"
+        "Jane Q. Doe covers defense from Brussels. She joined in 2019.\n"
+    )
+    junk, meta = analyse_layout(text)
+    excluded = [text[s.start : s.end] for s in junk]
+    assert meta["authors"] == "Jane Q. Doe"
+    assert any(e.startswith("Jane Q. Doe covers") for e in excluded)
+    assert not any("NATO met today" in e for e in excluded)
+
+
+def test_missing_seeds_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SeedsNotFoundError, match="Seeds folder not found"):
+        load_corpus(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SeedsNotFoundError, match=r"No \.txt articles"):
+        load_corpus(tmp_path / "empty")
+
+
+def test_undecodable_seed_is_a_clear_error(seeds_dir: Path) -> None:
+    (seeds_dir / "zz_bad.txt").write_bytes(b"caf\xe9 \xff\xfe")
+    with pytest.raises(SeedReadError, match=r"zz_bad\.txt is not valid UTF-8"):
+        load_corpus(seeds_dir)
