@@ -3,6 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 Q ?= Where will NATO's new command for coordinating military aid to Ukraine be based?
+# What `make setup` installs: everything (serving, evaluation extras, tests, lint, benchmarks).
+# A serving-only install is `pip install .` (see README, "Installing").
+EXTRAS ?= dev
 
 .PHONY: setup ask test test-fast lint format bench clean-index
 
@@ -10,11 +13,16 @@ setup: $(VENV)/.installed
 
 # torch is installed first and pinned: an unpinned torch pulls gigabytes of CUDA wheels.
 $(VENV)/.installed: pyproject.toml
+	@echo "==> creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "==> upgrading pip"
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "==> installing torch 2.13.0 (CPU build, ~200 MB; the longest step)"
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $@
+	@echo "==> installing nato-rag and its dependencies (.[$(EXTRAS)])"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	@touch $@
+	@echo "==> done: run $(BIN)/rag --help (or 'source $(VENV)/bin/activate' first, then rag --help)"
 
 ask: setup
 	$(BIN)/rag ask "$(Q)"
@@ -23,7 +31,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow and not browser"
+	$(BIN)/python -m pytest -m "not slow and not browser and not e2e"
 
 lint: setup
 	$(BIN)/ruff check rag api tests benchmarks

@@ -1,10 +1,10 @@
 """(b) Ingest throughput: our build path against a bare SentenceTransformer.encode.
 
-"Ours" is exactly what rag.store.build_index runs on chunk texts: rag.store._encode (slices of
+"Ours" is exactly what rag.store.build_index runs on chunk texts: rag.store.index._encode (slices of
 settings.embed_batch_size through the Embedder from rag.embed.load_embedder). "Bare" is
 SentenceTransformer.encode(texts, batch_size=32) on the same texts. Texts are real passages
 (Python docstrings, see common.stdlib_passages), a few thousand, so the number is stable.
-Two proposed variants of _encode are measured too (rag/store.py's _encode is not ours to
+Two proposed variants of _encode are measured too (rag/store/'s _encode is not ours to
 change): length-sorted slices, and that plus torch threads = cores while indexing.
 
 Workers (one process each, so thread settings do not leak):
@@ -46,7 +46,7 @@ def _texts(n: int) -> list[str]:
 
 
 def sorted_encode(embedder: Any, texts: list[str], settings: Any) -> np.ndarray:
-    """Proposed rag.store._encode: the same slices of embed_batch_size (and progress per
+    """Proposed rag.store.index._encode: the same slices of embed_batch_size (and progress per
     slice), but longest text first across the whole list, as SentenceTransformer.encode sorts
     inside one call. Slicing unsorted texts pads every batch to its longest member."""
     batch = settings.embed_batch_size
@@ -148,7 +148,7 @@ def main() -> None:
         rate = results[kind]["per_s"][label]
         path = {
             "bare": "bare SentenceTransformer.encode(texts, batch_size=32)",
-            "ours": "ours: rag.store._encode (build_index's path)",
+            "ours": "ours: rag.store.index._encode (build_index's path)",
             "ours, sorted": "proposed: _encode with length-sorted slices",
             "ours, sorted, all cores": "proposed + torch threads = cores while indexing",
         }[label]

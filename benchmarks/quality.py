@@ -1,7 +1,7 @@
 """Quality gate for the fast backends: does ONNX (fp32 / int8) keep torch fp32's figures?
 
 Per backend, in its own process: Pipeline.load(Settings(embed_backend=...)) over the seed
-corpus, scored with rag.evaluate on eval/dev.jsonl and eval/own.jsonl (recall@5, answer
+corpus, scored with rag.eval on eval/dev.jsonl and eval/own.jsonl (recall@5, answer
 accuracy, citations, abstention). Then against torch fp32:
   * top-10 neighbour overlap on real queries (the eval questions, dense search over the
     seed sentences, each backend with its own vectors) and overlap of the final top-5 passages;
