@@ -114,15 +114,8 @@ def _build_locked(settings: Settings, embedder: Embedder, reporter: Reporter) ->
             raise
         remove_old_builds(settings.index_dir, keep=build.name)
         step.detail = f"{len(chunks)} passages, {len(sentences)} sentences"
-    return LoadedIndex(
-        manifest=manifest,
-        documents={d.doc_id: d for d in documents},
-        sentences=sentences,
-        chunks=chunks,
-        chunk_index=chunk_index,
-        sentence_index=sentence_index,
-        sentence_vectors=sentence_vectors,
-        path=build,
+    return _assemble(
+        manifest, documents, sentences, chunks, chunk_index, sentence_index, sentence_vectors, build
     )
 
 
@@ -196,6 +189,21 @@ def load_index(settings: Settings, embedder: Embedder) -> LoadedIndex:
                 f"Index in {build} does not match {record.doc_id} at {record.start}-{record.end}. "
                 f"{fix}"
             )
+    return _assemble(
+        manifest, documents, sentences, chunks, chunk_index, sentence_index, sentence_vectors, build
+    )
+
+
+def _assemble(
+    manifest: dict[str, Any],
+    documents: list[Document],
+    sentences: list[Sentence],
+    chunks: list[Chunk],
+    chunk_index: faiss.Index,
+    sentence_index: faiss.Index,
+    sentence_vectors: np.ndarray,
+    build: Path,
+) -> LoadedIndex:
     return LoadedIndex(
         manifest=manifest,
         documents={d.doc_id: d for d in documents},
