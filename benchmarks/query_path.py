@@ -10,8 +10,9 @@ worker only loads, like a server that restarts. Stages mirror HybridRetriever.re
   sentences  FAISS search over sentence vectors, mapped to chunks
   bm25       BM25 over chunks
   fusion     reciprocal rank fusion + near-duplicate collapse
-  answer     extractive answer stage (sentence scoring, citations)
-  ask        pipeline.ask end to end (retrieve + answer), the figure a user sees
+  analyze    question analysis (spaCy parse of the repaired question)
+  answer     learned answer stage (candidate features, the model's heads, citations)
+  ask        pipeline.ask end to end (retrieve + analyze + answer), the figure a user sees
 
 Usage: python benchmarks/query_path.py [--quick] [--backends torch,onnx,onnx-int8]
 """
@@ -42,7 +43,7 @@ from common import (
     table,
 )
 
-STAGES = ("repair", "embed", "dense", "sentences", "bm25", "fusion", "answer", "ask")
+STAGES = ("repair", "embed", "dense", "sentences", "bm25", "fusion", "analyze", "answer", "ask")
 
 
 def worker(backend: str, rounds: int) -> dict[str, Any]:
@@ -50,6 +51,8 @@ def worker(backend: str, rounds: int) -> dict[str, Any]:
 
     from rag.pipeline import Pipeline
     from rag.retrieve import reciprocal_rank_fusion
+    from rag.retrieve.dedup import collapse
+    from rag.retrieve.spelling import repair
 
     rss_start = rss_now_mb()
     t0 = time.perf_counter()
@@ -71,18 +74,24 @@ def worker(backend: str, rounds: int) -> dict[str, Any]:
         pipeline.ask(q)
     for _ in range(rounds):
         for q in questions:
-            repaired = timed("repair", lambda q=q: retriever.vocabulary.repair(q))
+            repaired = timed("repair", lambda q=q: repair(q, retriever.lexicon))
             vector = timed("embed", lambda r=repaired: retriever.embed_query(r))
             dense, _ = timed("dense", lambda v=vector: retriever.dense_ranking(v, depth))
             by_sentence = timed("sentences", lambda v=vector: retriever.sentence_ranking(v, depth))
             lexical = timed("bm25", lambda r=repaired: retriever.bm25_ranking(r, depth))
             timed(
                 "fusion",
-                lambda d=dense, s=by_sentence, b=lexical: retriever._collapse(
-                    reciprocal_rank_fusion([d, s, b], settings.rrf_k), settings.top_k
+                lambda d=dense, s=by_sentence, b=lexical: collapse(
+                    reciprocal_rank_fusion([d, s, b], settings.rrf_k),
+                    retriever.chunks,
+                    retriever._terms,
+                    settings.top_k,
                 ),
             )
-            retrieval = retriever.retrieve(q)
+            retrieval = retriever.retrieve(q, max(settings.top_k, settings.answer_k))
+            retrieval.analysis = timed(
+                "analyze", lambda r=retrieval: pipeline.analyzer.question(r.query)
+            )
             timed("answer", lambda q=q, r=retrieval: pipeline.answerer.answer(q, r))
             timed("ask", lambda q=q: pipeline.ask(q))
 

@@ -6,7 +6,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rag.answer import Answerer, ExtractiveAnswerer
+from rag.analyze import Annotator
+from rag.answer import Answerer, AnswerModel, LearnedAnswerer
 from rag.chat import ChatReply, Resolution, Turn, resolve
 from rag.embed import Embedder, load_embedder
 from rag.errors import InvalidQuestionError
@@ -37,6 +38,7 @@ class Pipeline:
     index: LoadedIndex
     lexicon: Lexicon
     retriever: HybridRetriever
+    analyzer: Annotator  # question analysis, once per question
     answerer: Answerer
 
     @classmethod
@@ -53,17 +55,22 @@ class Pipeline:
 
         `answerer` swaps the answer stage (e.g. an LLM-backed one): it receives the loaded
         index and the retriever (whose `lexicon` it may use) and returns an `Answerer`; by
-        default the extractive one.
+        default the learned one with the model at `settings.answer_model_path`.
         """
         embedder = embedder or load_embedder(settings, reporter)
+        annotator = Annotator().load()
         if rebuild:
-            index = build_index(settings, embedder, reporter)
+            index = build_index(settings, embedder, reporter, annotator)
         else:
-            index = ensure_index(settings, embedder, reporter)
+            index = ensure_index(settings, embedder, reporter, annotator)
         lexicon = Lexicon.from_texts(s.text for s in index.sentences)
         retriever = HybridRetriever.from_index(index, embedder, settings, lexicon)
-        stage = answerer(index, retriever) if answerer else ExtractiveAnswerer(index, lexicon)
-        return cls(settings, embedder, index, lexicon, retriever, stage)
+        if answerer:
+            stage = answerer(index, retriever)
+        else:
+            model = AnswerModel.load(settings.answer_model_path)
+            stage = LearnedAnswerer.from_index(index, lexicon, annotator, model)
+        return cls(settings, embedder, index, lexicon, retriever, annotator, stage)
 
     def search(self, query: str, top_k: int | None = None) -> list[Passage]:
         query = validate_question(query, self.settings)
@@ -77,6 +84,8 @@ class Pipeline:
         # still worth citing.
         retrieval = self.retriever.retrieve(question, max(shown, self.settings.answer_k))
         t1 = time.perf_counter()
+        retrieval.analysis = self.analyzer.question(retrieval.query)
+        ta = time.perf_counter()
         selection = self.answerer.answer(question, retrieval)
         retrieval.passages = retrieval.passages[:shown]
         t2 = time.perf_counter()
@@ -88,7 +97,8 @@ class Pipeline:
             passages=retrieval.passages,
             timings_ms=Timings(
                 retrieve=round((t1 - t0) * 1000, 3),
-                answer=round((t2 - t1) * 1000, 3),
+                analyze=round((ta - t1) * 1000, 3),
+                answer=round((t2 - ta) * 1000, 3),
                 total=round((t2 - t0) * 1000, 3),
             ),
         )

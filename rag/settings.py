@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     hnsw_threshold: int = Field(50_000, ge=1)
     auto_index: bool = True
 
+    # The learned answer model (JSON written by `rag train`); None means the packaged one.
+    answer_model_path: Path | None = None
+
     max_question_chars: int = Field(2000, ge=1)
     # An empty RAG_API_KEY is refused rather than silently turning authentication off.
     api_key: str | None = Field(None, min_length=1)

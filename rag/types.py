@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import BaseModel, Field
 
+from rag.analyze import QuestionAnalysis
+
 
 @dataclass(frozen=True, slots=True)
 class Span:
@@ -67,6 +69,8 @@ class Retrieval:
     dense_ranking: list[int]  # chunk ids, by the chunk vectors
     sentence_ranking: list[int]  # chunk ids, by their best sentence vector
     bm25_ranking: list[int]  # chunk ids, by BM25
+    # The question analysis stage's reading of `query` (the pipeline fills it in)
+    analysis: QuestionAnalysis | None = None
 
 
 class Citation(BaseModel):
@@ -82,6 +86,7 @@ class Citation(BaseModel):
 
 class Timings(BaseModel):
     retrieve: float = 0.0
+    analyze: float = 0.0  # question analysis (spaCy parse)
     answer: float = 0.0
     total: float = 0.0
 

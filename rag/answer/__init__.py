@@ -1,6 +1,7 @@
-"""Answering: the `Answerer` role and the extractive answer stage."""
+"""Answering: the `Answerer` role and the learned answer stage (see `learned.py`)."""
 
 from rag.answer.base import Answerer, Selection
-from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.learned import ABSTAIN_TEXT, LearnedAnswerer
+from rag.answer.model import AnswerModel
 
-__all__ = ["Answerer", "ExtractiveAnswerer", "Selection"]
+__all__ = ["ABSTAIN_TEXT", "AnswerModel", "Answerer", "LearnedAnswerer", "Selection"]

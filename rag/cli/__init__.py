@@ -11,6 +11,7 @@ from rag.cli.common import EXIT_INTERRUPTED, debug_enabled, exit_code, fail
 from rag.cli.eval import eval_command
 from rag.cli.index import index
 from rag.cli.serve import serve
+from rag.cli.train import train
 from rag.errors import RagError
 
 
@@ -38,7 +39,7 @@ def cli() -> None:
     """Cited answers from news articles about NATO's arrangements for aid to Ukraine."""
 
 
-for command in (ask, search, index, serve, eval_command):
+for command in (ask, search, index, serve, eval_command, train):
     cli.add_command(command)
 
 

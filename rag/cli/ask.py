@@ -40,7 +40,8 @@ def ask(question: str, as_json: bool, top_k: int | None) -> None:
             click.echo(quote)
     t = answer.timings_ms
     click.secho(
-        f"\n({t.total:.1f} ms: retrieve {t.retrieve:.1f}, answer {t.answer:.1f})",
+        f"\n({t.total:.1f} ms: retrieve {t.retrieve:.1f}, analyze {t.analyze:.1f}, "
+        f"answer {t.answer:.1f})",
         dim=True,
         err=True,
     )

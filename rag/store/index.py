@@ -23,6 +23,7 @@ import faiss
 import numpy as np
 
 from rag import __version__
+from rag.analyze import Annotator, SentenceAnnotation
 from rag.embed import Embedder
 from rag.errors import IndexCorruptedError, IndexMismatchError, SeedReadError
 from rag.files import atomic_write, fsync_dir
@@ -43,6 +44,7 @@ from rag.types import Chunk, Document, Sentence
 log = logging.getLogger(__name__)
 
 RECORDS = "records.json"
+ANNOTATIONS = "annotations.json"  # spaCy analysis of each sentence, in sentence order
 CHUNK_VECTORS = "chunks.faiss"
 SENTENCE_VECTORS = "sentences.faiss"
 
@@ -56,22 +58,29 @@ class LoadedIndex:
     chunk_index: faiss.Index
     sentence_index: faiss.Index
     sentence_vectors: np.ndarray  # (len(sentences), dim) float32, rows L2-normalised
+    annotations: list[SentenceAnnotation]  # one per sentence
     path: Path
 
 
 def build_index(
-    settings: Settings, embedder: Embedder, reporter: Reporter | None = None
+    settings: Settings,
+    embedder: Embedder,
+    reporter: Reporter | None = None,
+    annotator: Annotator | None = None,
 ) -> LoadedIndex:
     """Build from the seeds into a new folder, then switch CURRENT to it atomically."""
     with build_lock(settings.index_dir):
-        return _build_locked(settings, embedder, reporter or LogReporter())
+        return _build_locked(settings, embedder, reporter or LogReporter(), annotator)
 
 
-def _build_locked(settings: Settings, embedder: Embedder, reporter: Reporter) -> LoadedIndex:
+def _build_locked(
+    settings: Settings, embedder: Embedder, reporter: Reporter, annotator: Annotator | None
+) -> LoadedIndex:
     started = time.perf_counter()
+    annotator = annotator or Annotator()
     documents = load_corpus(settings.seeds_dir)
     with reporter.step(f"indexing {len(documents)} articles") as step:
-        manifest = expected_manifest(settings, embedder, documents)
+        manifest = expected_manifest(settings, embedder, documents, annotator)
         sentences, chunks = chunk_corpus(
             documents, settings.chunk_sentences, settings.chunk_overlap
         )
@@ -84,6 +93,7 @@ def _build_locked(settings: Settings, embedder: Embedder, reporter: Reporter) ->
         sentence_vectors = _encode(
             embedder, [s.text for s in sentences], settings, "sentences", reporter
         )
+        annotations = annotator.sentences([s.text for s in sentences])
         chunk_index = make_faiss_index(chunk_vectors, settings)
         sentence_index = make_faiss_index(sentence_vectors, settings)
         build = new_build_folder(settings.index_dir)
@@ -95,6 +105,10 @@ def _build_locked(settings: Settings, embedder: Embedder, reporter: Reporter) ->
                 "chunks": [asdict(c) for c in chunks],
             }
             atomic_write(build / RECORDS, json.dumps(records, ensure_ascii=False).encode("utf-8"))
+            atomic_write(
+                build / ANNOTATIONS,
+                json.dumps([a.to_json() for a in annotations], ensure_ascii=False).encode("utf-8"),
+            )
             manifest |= {
                 "index": {
                     "type": type(chunk_index).__name__,
@@ -115,7 +129,15 @@ def _build_locked(settings: Settings, embedder: Embedder, reporter: Reporter) ->
         remove_old_builds(settings.index_dir, keep=build.name)
         step.detail = f"{len(chunks)} passages, {len(sentences)} sentences"
     return _assemble(
-        manifest, documents, sentences, chunks, chunk_index, sentence_index, sentence_vectors, build
+        manifest,
+        documents,
+        sentences,
+        chunks,
+        chunk_index,
+        sentence_index,
+        sentence_vectors,
+        annotations,
+        build,
     )
 
 
@@ -140,7 +162,9 @@ def _encode(
     return out
 
 
-def load_index(settings: Settings, embedder: Embedder) -> LoadedIndex:
+def load_index(
+    settings: Settings, embedder: Embedder, annotator: Annotator | None = None
+) -> LoadedIndex:
     """Load the live build; IndexMismatchError if stale, IndexCorruptedError if unreadable."""
     build = current_build(settings.index_dir)
     if build is None:
@@ -155,7 +179,9 @@ def load_index(settings: Settings, embedder: Embedder) -> LoadedIndex:
         ) from exc
     if not isinstance(manifest, dict):
         raise IndexCorruptedError(f"Index manifest in {build} is not a JSON object. {fix}")
-    reasons = differences(manifest, expected_manifest(settings, embedder, documents))
+    reasons = differences(
+        manifest, expected_manifest(settings, embedder, documents, annotator or Annotator())
+    )
     if reasons:
         raise IndexMismatchError(
             f"The index in {build} is out of date: {'; '.join(reasons)}. {fix}"
@@ -169,12 +195,21 @@ def load_index(settings: Settings, embedder: Embedder) -> LoadedIndex:
         chunk_index = read_faiss(build / CHUNK_VECTORS)
         sentence_index = read_faiss(build / SENTENCE_VECTORS)
         sentence_vectors = stored_vectors(sentence_index, len(sentences))
+        annotations = [
+            SentenceAnnotation.from_json(row)
+            for row in json.loads((build / ANNOTATIONS).read_text(encoding="utf-8"))
+        ]
     except Exception as exc:  # faiss raises RuntimeError, JSON/KeyError/TypeError for bad records
         raise IndexCorruptedError(f"Index files in {build} are corrupted ({exc}). {fix}") from exc
-    if chunk_index.ntotal != len(chunks) or len(sentence_vectors) != len(sentences):
+    if (
+        chunk_index.ntotal != len(chunks)
+        or len(sentence_vectors) != len(sentences)
+        or len(annotations) != len(sentences)
+    ):
         raise IndexCorruptedError(
             f"Index in {build} is inconsistent: {chunk_index.ntotal} vectors for {len(chunks)} "
-            f"chunks, {len(sentence_vectors)} for {len(sentences)} sentences. {fix}"
+            f"chunks, {len(sentence_vectors)} vectors and {len(annotations)} annotations for "
+            f"{len(sentences)} sentences. {fix}"
         )
     if chunk_index.d != embedder.dim:
         raise IndexMismatchError(
@@ -190,7 +225,15 @@ def load_index(settings: Settings, embedder: Embedder) -> LoadedIndex:
                 f"{fix}"
             )
     return _assemble(
-        manifest, documents, sentences, chunks, chunk_index, sentence_index, sentence_vectors, build
+        manifest,
+        documents,
+        sentences,
+        chunks,
+        chunk_index,
+        sentence_index,
+        sentence_vectors,
+        annotations,
+        build,
     )
 
 
@@ -202,6 +245,7 @@ def _assemble(
     chunk_index: faiss.Index,
     sentence_index: faiss.Index,
     sentence_vectors: np.ndarray,
+    annotations: list[SentenceAnnotation],
     build: Path,
 ) -> LoadedIndex:
     return LoadedIndex(
@@ -212,22 +256,27 @@ def _assemble(
         chunk_index=chunk_index,
         sentence_index=sentence_index,
         sentence_vectors=np.ascontiguousarray(sentence_vectors, dtype=np.float32),
+        annotations=annotations,
         path=build,
     )
 
 
 def ensure_index(
-    settings: Settings, embedder: Embedder, reporter: Reporter | None = None
+    settings: Settings,
+    embedder: Embedder,
+    reporter: Reporter | None = None,
+    annotator: Annotator | None = None,
 ) -> LoadedIndex:
     """Load the index, building it on first use and rebuilding when seeds or settings change."""
+    annotator = annotator or Annotator()
     try:
-        return load_index(settings, embedder)
+        return load_index(settings, embedder, annotator)
     except IndexMismatchError as exc:
         if not settings.auto_index:
             raise
         log.info("%s Rebuilding.", exc)
     with build_lock(settings.index_dir):
         try:  # another process may have rebuilt it while this one waited for the lock
-            return load_index(settings, embedder)
+            return load_index(settings, embedder, annotator)
         except IndexMismatchError:
-            return _build_locked(settings, embedder, reporter or LogReporter())
+            return _build_locked(settings, embedder, reporter or LogReporter(), annotator)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from rag.analyze import Annotator
+from rag.answer.model import model_sha256
 from rag.embed import Embedder
 from rag.ingest.corpus import METADATA_FILE, sha256_bytes
 from rag.settings import Settings
 from rag.types import Document
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sentence annotations (annotations.json)
 MANIFEST = "manifest.json"
 
 
 def expected_manifest(
-    settings: Settings, embedder: Embedder, documents: list[Document]
+    settings: Settings, embedder: Embedder, documents: list[Document], annotator: Annotator
 ) -> dict[str, Any]:
     """The parts of a manifest that must match for a stored index to be reused.
 
@@ -41,6 +43,9 @@ def expected_manifest(
             "segmenter": "pysbd",
         },
         "index_settings": {"hnsw_threshold": settings.hnsw_threshold},
+        # sentence annotations are stored with the index; the answer model reads them
+        "annotation": annotator.version,
+        "answer_model": model_sha256(settings.answer_model_path),
         "seeds": seeds,
     }
 

@@ -53,6 +53,12 @@ SHORTHAND = {
     "pres": "president",
     "amt": "amount",
     "num": "number",
+    "whats": "what is",
+    "wats": "what is",
+    "wat": "what",
+    "whos": "who is",
+    "hows": "how is",
+    "wheres": "where is",
 }
 
 # Short words inside a multi-word name that its acronym skips ("Security Assistance *and*

