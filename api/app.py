@@ -22,7 +22,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from api.deps import ERRORS, Service, require_api_key
 from api.errors import install_error_handlers
 from api.middleware import MAX_BODY_BYTES, BodySizeLimit
-from api.routes import ask, chat, documents, health, models, search
+from api.routes import ask, chat, documents, health, models, responses, search
 from rag import __version__
 from rag.pipeline import Pipeline
 from rag.settings import Settings
@@ -66,7 +66,7 @@ def create_app(
         registry=registry,
     )
     app.include_router(health.router)
-    for resource in (ask, search, documents, models, chat):
+    for resource in (ask, search, documents, models, chat, responses):
         app.include_router(
             resource.router, dependencies=[Depends(require_api_key)], responses=ERRORS
         )

@@ -157,9 +157,77 @@ class ChatCompletionRequest(BaseModel):
     top_k: TopK | None = None
 
 
+# --- citations the standard way -----------------------------------------------------------
+
+
+class CitationLink(BaseModel):
+    """What OpenAI's `url_citation` holds, plus our extras (clients keep unknown keys)."""
+
+    start_index: int = Field(description="Start of the cited answer text (its [n] included).")
+    end_index: int = Field(description="End (exclusive) of the cited answer text.")
+    url: str = Field(description="Absolute link that opens the passage on this server.")
+    title: str = Field(description="The article's title.")
+    # Extensions: which passage, exactly. text[source_start:source_end] == quote.
+    marker: int = Field(description="n of the [n] this annotation covers.")
+    doc_id: str
+    source_start: int = Field(description="Offset of the quote in the article text.")
+    source_end: int
+    quote: str
+
+
+class ChatAnnotation(BaseModel):
+    """Chat Completions shape: `{"type": "url_citation", "url_citation": {...}}`."""
+
+    type: Literal["url_citation"] = "url_citation"
+    url_citation: CitationLink
+
+
+class ResponseAnnotation(CitationLink):
+    """Responses API shape: the same fields, flat, with `type`."""
+
+    type: Literal["url_citation"] = "url_citation"
+
+
+class SourceRef(BaseModel):
+    id: str
+    name: str
+    url: str
+
+
+class SourceMetadata(BaseModel):
+    source: str = Field(description="The source's id (its URL): one entry per marker.")
+    source_url: str
+    name: str
+    marker: int
+    doc_id: str
+    start: int
+    end: int
+    date: str | None
+
+
+class Source(BaseModel):
+    """Open WebUI's source shape: shown in its source panel, n-th source for [n]."""
+
+    source: SourceRef
+    document: list[str] = Field(description="The quoted passage.")
+    metadata: list[SourceMetadata]
+
+
+class SourceEvent(BaseModel):
+    type: Literal["source"] = "source"
+    data: Source
+
+
+# --- OpenAI Chat Completions --------------------------------------------------------------
+
+
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str
+    refusal: None = None
+    annotations: list[ChatAnnotation] = Field(
+        default_factory=list, description="One url_citation per cited sentence."
+    )
 
 
 class ChatChoice(BaseModel):
@@ -176,7 +244,11 @@ class ChatCompletion(BaseModel):
     model: str = MODEL_ID
     choices: list[ChatChoice]
     # Extensions beyond OpenAI's schema (clients expose them as extra fields).
-    citations: list[Citation]
+    citations: list[str] = Field(
+        description="Perplexity's convention: the URL of source n at index n-1."
+    )
+    sources: list[Source] = Field(description="Open WebUI's source list, source n for [n].")
+    rag_citations: list[Citation] = Field(description="The structured citations of POST /ask.")
     abstained: bool
     resolved_question: str = Field(
         description="The question as retrieved with, after resolving a follow-up."
@@ -186,6 +258,7 @@ class ChatCompletion(BaseModel):
 class Delta(BaseModel):
     role: Literal["assistant"] | None = None
     content: str | None = None
+    annotations: list[ChatAnnotation] | None = None
 
     @model_serializer(mode="wrap")
     def _drop_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -200,24 +273,172 @@ class ChunkChoice(BaseModel):
     logprobs: None = None
 
 
+_CHUNK_EXTRAS = ("event", "citations", "rag_citations", "abstained", "resolved_question")
+
+
 class ChatCompletionChunk(BaseModel):
     id: str
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
     created: int
     model: str = MODEL_ID
     choices: list[ChunkChoice]
+    # Open WebUI's event chunks (with no choices): one source each.
+    event: SourceEvent | None = None
     # Only on the final chunk.
-    citations: list[Citation] | None = None
+    citations: list[str] | None = None
+    rag_citations: list[Citation] | None = None
     abstained: bool | None = None
     resolved_question: str | None = None
 
     @model_serializer(mode="wrap")
     def _drop_absent_extras(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        for key in ("citations", "abstained", "resolved_question"):
+        for key in _CHUNK_EXTRAS:
             if data.get(key) is None:
                 data.pop(key, None)
         return data
+
+
+# --- OpenAI Responses API -----------------------------------------------------------------
+
+
+class InputPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="input_text, output_text or text; nothing else is read.")
+    text: str | None = None
+
+
+class InputItem(BaseModel):
+    # id, status, annotations of earlier output, ...: accepted and ignored.
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "message"
+    role: str | None = None
+    content: str | list[InputPart] | None = None
+
+
+class ResponsesRequest(BaseModel):
+    # temperature, max_output_tokens, store, include, ... are accepted and ignored.
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [{"model": MODEL_ID, "input": "What new command is NATO setting up?"}]
+        },
+    )
+
+    model: str = MODEL_ID
+    input: str | list[InputItem]
+    instructions: str | None = None
+    stream: Annotated[bool, Field(strict=True)] = False
+    previous_response_id: str | None = None
+    top_k: TopK | None = None
+
+
+class OutputText(BaseModel):
+    type: Literal["output_text"] = "output_text"
+    text: str
+    annotations: list[ResponseAnnotation]
+    logprobs: list[Any] = Field(default_factory=list)
+
+
+class OutputMessage(BaseModel):
+    type: Literal["message"] = "message"
+    id: str
+    status: Literal["in_progress", "completed"]
+    role: Literal["assistant"] = "assistant"
+    content: list[OutputText]
+
+
+class ResponseObject(BaseModel):
+    id: str
+    object: Literal["response"] = "response"
+    created_at: int
+    status: Literal["in_progress", "completed"]
+    model: str = MODEL_ID
+    output: list[OutputMessage]
+    error: None = None
+    incomplete_details: None = None
+    instructions: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    parallel_tool_calls: bool = False
+    tool_choice: Literal["none"] = "none"
+    tools: list[Any] = Field(default_factory=list)
+    usage: None = None
+    # Extensions, on the completed response only.
+    rag_citations: list[Citation] | None = None
+    abstained: bool | None = None
+    resolved_question: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_absent_extras(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in ("rag_citations", "abstained", "resolved_question"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+
+class ResponseLifecycleEvent(BaseModel):
+    type: Literal["response.created", "response.in_progress", "response.completed"]
+    sequence_number: int
+    response: ResponseObject
+
+
+class OutputItemEvent(BaseModel):
+    type: Literal["response.output_item.added", "response.output_item.done"]
+    sequence_number: int
+    output_index: int = 0
+    item: OutputMessage
+
+
+class ContentPartEvent(BaseModel):
+    type: Literal["response.content_part.added", "response.content_part.done"]
+    sequence_number: int
+    item_id: str
+    output_index: int = 0
+    content_index: int = 0
+    part: OutputText
+
+
+class TextDeltaEvent(BaseModel):
+    type: Literal["response.output_text.delta"] = "response.output_text.delta"
+    sequence_number: int
+    item_id: str
+    output_index: int = 0
+    content_index: int = 0
+    delta: str
+    logprobs: list[Any] = Field(default_factory=list)
+
+
+class TextDoneEvent(BaseModel):
+    type: Literal["response.output_text.done"] = "response.output_text.done"
+    sequence_number: int
+    item_id: str
+    output_index: int = 0
+    content_index: int = 0
+    text: str
+    logprobs: list[Any] = Field(default_factory=list)
+
+
+class AnnotationAddedEvent(BaseModel):
+    type: Literal["response.output_text.annotation.added"] = "response.output_text.annotation.added"
+    sequence_number: int
+    item_id: str
+    output_index: int = 0
+    content_index: int = 0
+    annotation_index: int
+    annotation: ResponseAnnotation
+
+
+ResponseStreamEvent = (
+    ResponseLifecycleEvent
+    | OutputItemEvent
+    | ContentPartEvent
+    | TextDeltaEvent
+    | TextDoneEvent
+    | AnnotationAddedEvent
+)
 
 
 class ModelCard(BaseModel):

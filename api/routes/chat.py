@@ -1,4 +1,11 @@
-"""OpenAI Chat Completions on top of the extractive pipeline: messages in, SSE chunks out."""
+"""OpenAI Chat Completions on top of the extractive pipeline: messages in, SSE chunks out.
+
+Citations travel the standard way, `choices[0].message.annotations` (`url_citation`, one per
+cited sentence; streamed as one `delta.annotations` chunk before the finish chunk), plus
+what Open WebUI reads (`sources`, or `event` chunks when streaming) and extensions of ours
+(`citations`: URLs as Perplexity sends them; `rag_citations`, `abstained`,
+`resolved_question`).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +16,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from api.citations import CitedAnswer
+from api.conversation import check_role, content_text, split_turns
 from api.deps import AnswerCounterDep, PipelineDep, SettingsDep, run_cpu
-from api.errors import InvalidChatError
 from api.routes.models import check_model
 from api.schemas import (
     AssistantMessage,
@@ -25,53 +33,24 @@ from api.schemas import (
     ChunkChoice,
     Delta,
     ErrorResponse,
+    SourceEvent,
 )
 from rag.chat import Turn
 from rag.pipeline import validate_question
-from rag.types import Answer
 
 router = APIRouter(tags=["openai"])
 
-ROLES = ("system", "developer", "user", "assistant")
 WORDS_PER_PIECE = 4
 _PIECE = re.compile(r"\s*\S+\s*")
 
 
-def message_text(message: ChatMessage, index: int) -> str:
-    content = message.content
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    texts = []
-    for part in content:
-        if part.type != "text" or part.text is None:
-            raise InvalidChatError(
-                f"messages[{index}]: only text content is supported, not {part.type!r}."
-            )
-        texts.append(part.text)
-    return "\n".join(texts)
-
-
 def split_conversation(messages: Sequence[ChatMessage]) -> tuple[list[Turn], str]:
-    """(history, question): the last user message is the question; system and developer
-    messages are instructions for a generative model and are ignored here."""
-    turns: list[Turn] = []
+    """(history, question): the last user message is the question."""
+    pairs = []
     for index, message in enumerate(messages):
-        if message.role not in ROLES:
-            raise InvalidChatError(
-                f"messages[{index}]: unsupported role {message.role!r}; "
-                f"use one of {', '.join(ROLES)}."
-            )
-        text = message_text(message, index)
-        if message.role == "user":
-            turns.append(Turn("user", text))
-        elif message.role == "assistant":
-            turns.append(Turn("assistant", text))
-    last_user = max((i for i, t in enumerate(turns) if t.role == "user"), default=None)
-    if last_user is None:
-        raise InvalidChatError("messages has no user message: nothing to answer.")
-    return turns[:last_user], turns[last_user].content
+        where = f"messages[{index}]"
+        pairs.append((check_role(message.role, where), content_text(message.content, where)))
+    return split_turns(pairs)
 
 
 def stream_pieces(text: str, words_per_piece: int = WORDS_PER_PIECE) -> list[str]:
@@ -89,12 +68,16 @@ def completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex}"
 
 
-def completion(answer: Answer, resolved: str) -> ChatCompletion:
+def completion(cited: CitedAnswer, resolved: str) -> ChatCompletion:
+    answer = cited.answer
+    message = AssistantMessage(content=answer.answer, annotations=cited.chat_annotations())
     return ChatCompletion(
         id=completion_id(),
         created=int(time.time()),
-        choices=[ChatChoice(message=AssistantMessage(content=answer.answer))],
-        citations=answer.citations,
+        choices=[ChatChoice(message=message)],
+        citations=cited.url_list(),
+        sources=cited.sources(),
+        rag_citations=cited.citations,
         abstained=answer.abstained,
         resolved_question=resolved,
     )
@@ -104,28 +87,49 @@ def _event(chunk: ChatCompletionChunk) -> str:
     return f"data: {json.dumps(chunk.model_dump(), ensure_ascii=False)}\n\n"
 
 
-def stream_events(answer: Answer, resolved: str) -> Iterator[str]:
-    """SSE: a role chunk, content deltas, a final chunk (finish_reason "stop", citations,
-    abstained), then `data: [DONE]`, as OpenAI streams."""
+def stream_events(cited: CitedAnswer, resolved: str) -> Iterator[str]:
+    """SSE, as OpenAI streams: a role chunk; one Open WebUI `event` chunk per source (no
+    choices, so other clients skip them); content deltas; all the annotations in one delta
+    (openai-python's `.stream()` helper merges only a single one); a final chunk
+    (finish_reason "stop" and our extensions); then `data: [DONE]`."""
     cid, created = completion_id(), int(time.time())
+    answer = cited.answer
 
-    def chunk(delta: Delta, final: bool = False) -> str:
-        return _event(
-            ChatCompletionChunk(
-                id=cid,
-                created=created,
-                choices=[ChunkChoice(delta=delta, finish_reason="stop" if final else None)],
-                citations=answer.citations if final else None,
-                abstained=answer.abstained if final else None,
-                resolved_question=resolved if final else None,
-            )
-        )
+    def chunk(delta: Delta | None, **extra: Any) -> str:
+        choices = [] if delta is None else [ChunkChoice(delta=delta)]
+        return _event(ChatCompletionChunk(id=cid, created=created, choices=choices, **extra))
 
     yield chunk(Delta(role="assistant", content=""))
+    for source in cited.sources():
+        yield chunk(None, event=SourceEvent(data=source))
     for piece in stream_pieces(answer.answer):
         yield chunk(Delta(content=piece))
-    yield chunk(Delta(), final=True)
+    annotations = cited.chat_annotations()
+    if annotations:
+        yield chunk(Delta(annotations=annotations))
+    final = ChatCompletionChunk(
+        id=cid,
+        created=created,
+        choices=[ChunkChoice(delta=Delta(), finish_reason="stop")],
+        citations=cited.url_list(),
+        rag_citations=cited.citations,
+        abstained=answer.abstained,
+        resolved_question=resolved,
+    )
+    yield _event(final)
     yield "data: [DONE]\n\n"
+
+
+def sse(events: Iterator[str]) -> StreamingResponse:
+    async def body() -> AsyncIterator[str]:
+        for event in events:
+            yield event
+
+    return StreamingResponse(
+        body(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.post(
@@ -138,28 +142,21 @@ def stream_events(answer: Answer, resolved: str) -> Iterator[str]:
 )
 async def chat_completions(
     body: ChatCompletionRequest,
+    request: Request,
     pipeline: PipelineDep,
     settings: SettingsDep,
     answers: AnswerCounterDep,
 ) -> Any:
     """OpenAI Chat Completions. The last user message is the question; earlier turns
-    resolve follow-ups. Extra fields: `citations`, `abstained`, `resolved_question` (on
-    the response, or on the final chunk when streaming)."""
+    resolve follow-ups. Citations: `message.annotations` (url_citation); extra fields
+    `citations` (URLs), `sources` (Open WebUI), `rag_citations`, `abstained`,
+    `resolved_question` (on the response, or on the final chunk when streaming)."""
     check_model(body.model)
     history, question = split_conversation(body.messages)
     question = validate_question(question, settings)
     reply = await run_cpu(pipeline.chat, history, question, body.top_k)
-    answer, resolved = reply.answer, reply.resolved_question
-    answers.labels("chat", str(answer.abstained).lower()).inc()
+    answers.labels("chat", str(reply.answer.abstained).lower()).inc()
+    cited = CitedAnswer.build(reply.answer, str(request.base_url))
     if not body.stream:
-        return completion(answer, resolved)
-
-    async def events() -> AsyncIterator[str]:
-        for event in stream_events(answer, resolved):
-            yield event
-
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+        return completion(cited, reply.resolved_question)
+    return sse(stream_events(cited, reply.resolved_question))

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import PipelineDep
 from api.schemas import DocumentDetail, DocumentSummary, ErrorResponse, SpanInContext, TextRange
+from rag.citations import paragraph_around
 from rag.errors import InvalidSpanError, UnknownDocumentError
 from rag.pipeline import Pipeline
 from rag.types import Document
@@ -39,19 +40,6 @@ def document_summaries(pipeline: Pipeline) -> list[DocumentSummary]:
         _summary(doc, counts[doc.doc_id])
         for doc in sorted(pipeline.index.documents.values(), key=lambda d: d.doc_id)
     ]
-
-
-def paragraph_around(text: str, start: int, end: int) -> tuple[int, int]:
-    """Offsets of the paragraph(s) holding text[start:end]: the articles put one paragraph
-    per line, so a paragraph runs between line breaks (surrounding spaces trimmed)."""
-    lo = text.rfind("\n", 0, start) + 1
-    hi = text.find("\n", end)
-    hi = len(text) if hi == -1 else hi
-    while lo < start and text[lo].isspace():
-        lo += 1
-    while hi > end and text[hi - 1].isspace():
-        hi -= 1
-    return lo, hi
 
 
 def check_span(start: int | None, end: int | None, length: int) -> tuple[int, int] | None:

@@ -129,7 +129,7 @@
     const choice = body && body.choices && body.choices[0];
     return {
       content: (choice && choice.message && choice.message.content) || "",
-      citations: Array.isArray(body.citations) ? body.citations : [],
+      citations: Array.isArray(body.rag_citations) ? body.rag_citations : [],
       abstained: Boolean(body.abstained),
       resolved: typeof body.resolved_question === "string" ? body.resolved_question : "",
     };
@@ -205,8 +205,9 @@
           result.content += piece;
           onText(result.content);
         }
-        // Citations ride on the final chunk; accept them from whichever chunk carries them.
-        if (Array.isArray(event.citations)) result.citations = event.citations;
+        // Structured citations (rag_citations) ride on the final chunk; accept them from
+        // whichever chunk carries them. (`citations` there is the list of their URLs.)
+        if (Array.isArray(event.rag_citations)) result.citations = event.rag_citations;
         if (typeof event.abstained === "boolean") result.abstained = event.abstained;
         if (typeof event.resolved_question === "string") result.resolved = event.resolved_question;
         if (choice && choice.finish_reason) sawFinish = true;

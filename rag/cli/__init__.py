@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from rag.cli.ask import ask, search
+from rag.cli.chat import chat
 from rag.cli.common import EXIT_INTERRUPTED, debug_enabled, exit_code, fail
 from rag.cli.eval import eval_command
 from rag.cli.index import index
@@ -39,7 +40,7 @@ def cli() -> None:
     """Cited answers from news articles about NATO's arrangements for aid to Ukraine."""
 
 
-for command in (ask, search, index, serve, eval_command, train):
+for command in (ask, chat, search, index, serve, eval_command, train):
     cli.add_command(command)
 
 

@@ -17,7 +17,12 @@ from langchain_core.retrievers import BaseRetriever  # noqa: E402
 
 
 class RagRetriever(BaseRetriever):
-    """Returns LangChain `Document`s whose metadata carries doc id, title and offsets."""
+    """Returns LangChain `Document`s whose metadata carries doc id, title and offsets.
+
+    `top_k` (passages returned) is set on the retriever or per call,
+    `retriever.invoke(query, top_k=3)`; passes LangChain's standard retriever tests
+    (`tests/integrations/test_langchain_retriever.py`).
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -25,11 +30,15 @@ class RagRetriever(BaseRetriever):
     top_k: int | None = None
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        top_k: int | None = None,
     ) -> list[LCDocument]:
         pipeline: Pipeline = self.pipeline
         out = []
-        for rank, passage in enumerate(pipeline.search(query, self.top_k), start=1):
+        for rank, passage in enumerate(pipeline.search(query, top_k or self.top_k), start=1):
             doc = pipeline.index.documents[passage.doc_id]
             out.append(
                 LCDocument(

@@ -63,17 +63,18 @@ def test_openai_client_plain_and_streaming_agree(fake_server: str) -> None:
     assert "3 million" in content and "[1]" in content
     assert plain.choices[0].finish_reason == "stop"
     extra = plain.model_extra or {}
-    assert extra["citations"][0]["marker"] == 1 and extra["abstained"] is False
+    assert extra["rag_citations"][0]["marker"] == 1 and extra["abstained"] is False
 
     text, chunks = stream_chat(client, messages)
     assert text == content
     assert chunks[0].choices[0].delta.role == "assistant"
-    assert sum(1 for c in chunks if c.choices[0].delta.content) >= 3
+    assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) >= 3
     final = chunks[-1]
     assert final.choices[0].finish_reason == "stop"
     final_extra = final.model_dump()
-    assert final_extra["citations"] == extra["citations"] and final_extra["abstained"] is False
-    quote = final_extra["citations"][0]
+    assert final_extra["rag_citations"] == extra["rag_citations"]
+    assert final_extra["abstained"] is False
+    quote = final_extra["rag_citations"][0]
     text_of_doc = (SEEDS / quote["doc_id"]).read_text(encoding="utf-8")
     assert text_of_doc[quote["start"] : quote["end"]] == quote["quote"]
 
@@ -151,7 +152,7 @@ def test_followup_through_the_real_server_and_the_openai_client(tmp_path: Path) 
         assert "700" in follow_text
         streamed, chunks = stream_chat(client, messages)
         assert streamed == follow_text
-        citations = chunks[-1].model_dump()["citations"]
+        citations = chunks[-1].model_dump()["rag_citations"]
         assert any("700" in c["quote"] for c in citations)
 
 
@@ -174,7 +175,8 @@ def test_followups_with_the_real_pipeline_injected(real_pipeline: Pipeline) -> N
         command = content(chat(COMMAND))
         staff = chat(COMMAND, command, STAFF)
         assert "700" in content(staff)
-        assert "NATO Security Assistance and Training for Ukraine" in staff["citations"][0]["quote"]
+        quote = staff["rag_citations"][0]["quote"]
+        assert "NATO Security Assistance and Training for Ukraine" in quote
         # A question that only the history makes answerable.
         assert "Wiesbaden" not in content(chat("Where will it be based?"))
         assert "Wiesbaden" in content(chat(COMMAND, command, "Where will it be based?"))

@@ -157,7 +157,7 @@ def test_answer_cites_and_opens_the_highlighted_passage(page: Page, base_url: st
     assert ["true", True] in page.evaluate("window.__busy")
     expect(page.locator("#submit")).to_be_enabled()
 
-    expected = api_answer(base_url, [{"role": "user", "content": WHERE}])["citations"]
+    expected = api_answer(base_url, [{"role": "user", "content": WHERE}])["rag_citations"]
     assert expected, "the API should cite a passage for this question"
     first = expected[0]
     marker = answer.locator("button.cite").first
@@ -330,7 +330,7 @@ def _canned_stream(route: Route) -> None:
         {
             "object": "chat.completion.chunk",
             "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-            "citations": [citation],
+            "rag_citations": [citation],
             "abstained": False,
         }
     )
