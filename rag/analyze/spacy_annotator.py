@@ -13,8 +13,10 @@ from __future__ import annotations
 import importlib.metadata
 import itertools
 import re
+import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,9 +141,10 @@ class Annotator:
     def load(self) -> Annotator:
         if self._nlp is None:
             try:
-                import spacy
+                with _without_torch():
+                    import spacy
 
-                self._nlp = spacy.load(self.model_name)
+                    self._nlp = spacy.load(self.model_name)
             except (ImportError, OSError) as exc:
                 raise ModelLoadError(
                     f"Cannot load the spaCy model {self.model_name!r} ({exc}). Install it with "
@@ -167,6 +170,23 @@ class Annotator:
         with self._lock:
             doc = self._nlp(text)
         return _analyse_question(doc)
+
+
+@contextmanager
+def _without_torch() -> Iterator[None]:
+    """Import spaCy without torch. thinc imports torch whenever it is installed, which costs a
+    serving process seconds of start-up and hundreds of MB (the small CPU pipeline never
+    uses it). Unless torch is already loaded (the sentence-transformers backend), hide it
+    while spaCy imports; later imports of torch work as usual."""
+    if "torch" in sys.modules:
+        yield
+        return
+    sys.modules["torch"] = None  # type: ignore[assignment]  # makes `import torch` fail
+    try:
+        yield
+    finally:
+        if sys.modules.get("torch") is None:
+            del sys.modules["torch"]
 
 
 def _content(tok: Any) -> bool:

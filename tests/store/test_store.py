@@ -24,6 +24,7 @@ def test_build_writes_faiss_json_and_manifest(settings: Settings) -> None:
     assert {p.name for p in live.iterdir()} == {
         "manifest.json",
         "records.json",
+        "annotations.json",
         "chunks.faiss",
         "sentences.faiss",
     }
@@ -119,7 +120,9 @@ def test_crash_between_write_and_switch_keeps_old_pointer(
     assert load_index(settings, FakeEmbedder()).path == good.path
 
 
-@pytest.mark.parametrize("victim", ["manifest.json", "records.json", "chunks.faiss"])
+@pytest.mark.parametrize(
+    "victim", ["manifest.json", "records.json", "annotations.json", "chunks.faiss"]
+)
 def test_corrupted_files_give_a_clear_error(settings: Settings, victim: str) -> None:
     build_index(settings, FakeEmbedder())
     (_live(settings) / victim).write_bytes(b"\x00garbage{")
