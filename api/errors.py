@@ -25,6 +25,7 @@ from rag.errors import (
     IndexMismatchError,
     InvalidQuestionError,
     InvalidSpanError,
+    InvalidTextError,
     MissingDependencyError,
     ModelLoadError,
     RagError,
@@ -66,6 +67,7 @@ class ServiceUnavailableError(ApiError):
 
 # HTTP status of each error class (a subclass inherits its base's); anything else is a 500.
 STATUS: dict[type[BaseException], int] = {
+    InvalidTextError: 422,
     InvalidQuestionError: 422,
     InvalidSpanError: 422,
     InvalidChatError: 422,
@@ -180,17 +182,40 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 
 
+def _unparsable_body(exc: StarletteHTTPException) -> str | None:
+    """FastAPI answers a body that `json.loads` cannot even start on (bytes that are not
+    UTF-8, nesting deeper than Python's recursion limit) with a bare 400 "There was an error
+    parsing the body"; the cause says which."""
+    if exc.status_code != 400:
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return (
+            "The request body is not valid JSON: it is not UTF-8 text "
+            f"(byte 0x{cause.object[cause.start]:02X} at offset {cause.start})."
+        )
+    if isinstance(cause, RecursionError):
+        return "The request body is not valid JSON that can be read: it is nested too deeply."
+    if isinstance(cause, ValueError):  # json's other complaints
+        return "The request body is not valid JSON."
+    return None
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     message = str(exc.detail)
-    if exc.status_code == 404 and message == "Not Found":
+    code = _HTTP_CODES.get(exc.status_code)
+    unparsable = _unparsable_body(exc)
+    if unparsable is not None:
+        message, code = unparsable, "invalid_json"
+    elif exc.status_code == 404 and message == "Not Found":
         message = f"No such endpoint: {request.method} {request.url.path}. See /docs."
     elif exc.status_code == 405:
         message = f"Method {request.method} is not allowed on {request.url.path}."
     return error_response(
         exc.status_code,
         message,
-        code=_HTTP_CODES.get(exc.status_code),
+        code=code,
         headers=dict(exc.headers) if exc.headers else None,
     )
 

@@ -4,14 +4,34 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from rag.types import Citation
 
 MODEL_ID = "nato-rag"
 
-# Strict: "5" or true is a client bug worth reporting, not something to coerce.
-TopK = Annotated[int, Field(strict=True, ge=1, le=50, description="Passages to retrieve (1-50).")]
+
+def _integral_number(value: Any) -> Any:
+    """35.0 -> 35. JSON Schema's "integer" includes numbers with a zero fraction (and JSON
+    itself does not tell 35 from 35.0), so the schema promises they are accepted."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Strict otherwise: "5" or true is a client bug worth reporting, not something to coerce.
+TopK = Annotated[
+    int,
+    BeforeValidator(_integral_number),
+    Field(strict=True, ge=1, le=50, description="Passages to retrieve (1-50)."),
+]
 
 
 # --- errors -------------------------------------------------------------------------------

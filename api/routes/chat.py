@@ -28,6 +28,7 @@ from api.schemas import (
 )
 from rag.chat import Turn
 from rag.pipeline import validate_question
+from rag.text.valid import check_text
 from rag.types import Answer
 
 router = APIRouter(tags=["openai"])
@@ -63,7 +64,7 @@ def split_conversation(messages: Sequence[ChatMessage]) -> tuple[list[Turn], str
                 f"messages[{index}]: unsupported role {message.role!r}; "
                 f"use one of {', '.join(ROLES)}."
             )
-        text = message_text(message, index)
+        text = check_text(message_text(message, index), f"messages[{index}].content")
         if message.role == "user":
             turns.append(Turn("user", text))
         elif message.role == "assistant":

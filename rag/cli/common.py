@@ -11,6 +11,7 @@ from rag.errors import (
     DatasetError,
     InvalidQuestionError,
     InvalidSpanError,
+    InvalidTextError,
     RagError,
     UnknownDocumentError,
     lookup,
@@ -27,6 +28,7 @@ EXIT_INTERRUPTED = 130
 # Domain errors that are the caller's bad input; every other RagError exits EXIT_ERROR
 # (a missing seeds folder, an unreadable article, a corrupted index, a model that won't load).
 EXIT_CODES: dict[type[BaseException], int] = {
+    InvalidTextError: EXIT_USAGE,
     InvalidQuestionError: EXIT_USAGE,
     UnknownDocumentError: EXIT_USAGE,
     InvalidSpanError: EXIT_USAGE,
