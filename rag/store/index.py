@@ -32,8 +32,10 @@ from rag.settings import Settings
 from rag.store.faiss_index import make_faiss_index, read_faiss, stored_vectors, write_faiss
 from rag.store.layout import (
     build_lock,
+    clean_leftovers,
     current_build,
     new_build_folder,
+    remove_leftovers,
     remove_old_builds,
     switch_current,
 )
@@ -69,6 +71,8 @@ def build_index(
 
 def _build_locked(settings: Settings, embedder: Embedder, reporter: Reporter) -> LoadedIndex:
     started = time.perf_counter()
+    if settings.index_dir.is_dir():
+        remove_leftovers(settings.index_dir)
     documents = load_corpus(settings.seeds_dir)
     with reporter.step(f"indexing {len(documents)} articles") as step:
         manifest = expected_manifest(settings, embedder, documents)
@@ -212,6 +216,7 @@ def ensure_index(
     settings: Settings, embedder: Embedder, reporter: Reporter | None = None
 ) -> LoadedIndex:
     """Load the index, building it on first use and rebuilding when seeds or settings change."""
+    clean_leftovers(settings.index_dir)
     try:
         return load_index(settings, embedder)
     except IndexMismatchError as exc:
