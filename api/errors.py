@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.auth import is_authenticated
 from api.schemas import ErrorBody, ErrorResponse
 from rag.errors import (
     DatasetError,
@@ -60,9 +61,18 @@ class InvalidChatError(ApiError):
 
 
 class ServiceUnavailableError(ApiError):
-    """The model or index failed to load at start-up."""
+    """The model or index failed to load at start-up. The message is public: a reason code
+    only; `detail` (which may name files) is shown to authenticated callers."""
 
     code = "not_ready"
+
+    def __init__(self, reason: str, detail: str | None = None) -> None:
+        super().__init__(f"The service is not ready ({reason}); the server log says why.")
+        self.reason = reason
+        self.detail = detail
+
+    def detailed(self) -> str:
+        return f"The service is not ready ({self.reason}): {self.detail or 'no details'}"
 
 
 # HTTP status of each error class (a subclass inherits its base's); anything else is a 500.
@@ -119,7 +129,7 @@ def error_response(
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
-def _code_of(exc: RagError) -> str:
+def error_code(exc: RagError) -> str:
     """InvalidQuestionError -> "invalid_question"."""
     explicit = getattr(exc, "code", None)
     if explicit:
@@ -170,7 +180,10 @@ async def _rag_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500 and status != 503:
         log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return error_response(status, str(exc), code=_code_of(exc), headers=headers)
+    message = str(exc)
+    if isinstance(exc, ServiceUnavailableError) and is_authenticated(request):
+        message = exc.detailed()
+    return error_response(status, message, code=error_code(exc), headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

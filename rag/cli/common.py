@@ -6,6 +6,7 @@ import sys
 from typing import TYPE_CHECKING, NoReturn
 
 import click
+from pydantic import ValidationError
 
 from rag.errors import (
     DatasetError,
@@ -17,7 +18,7 @@ from rag.errors import (
     lookup,
 )
 from rag.progress import StderrReporter
-from rag.settings import Settings
+from rag.settings import Settings, describe_settings_error
 
 if TYPE_CHECKING:
     from rag.pipeline import Pipeline
@@ -43,8 +44,9 @@ def exit_code(exc: RagError) -> int:
 def load_settings() -> Settings:
     try:
         return Settings()
-    except Exception as exc:  # pydantic ValidationError: a bad RAG_* variable
-        raise click.ClickException(f"invalid RAG_* setting: {exc}") from exc
+    except ValidationError as exc:  # a bad RAG_* variable
+        message = f"invalid RAG_* setting: {describe_settings_error(exc)}"
+        raise click.ClickException(message) from exc
 
 
 def debug_enabled() -> bool:
