@@ -24,6 +24,13 @@ BODY_ERRORS = {
 }
 # Fields that go through rag.pipeline.validate_question: not blank, at most the limit.
 QUESTION_FIELDS = (("AskRequest", "question"), ("SearchRequest", "query"))
+# "Not blank" is Python's str.strip(), whose whitespace differs from a regex \s (JavaScript's
+# lacks U+001C-U+001F and U+0085, has U+FEFF): the pattern spells out Python's set, so
+# every client's regex engine agrees with the server (tests check it against str.isspace).
+PYTHON_WHITESPACE = (
+    r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+NOT_BLANK = f"[^{PYTHON_WHITESPACE}]"
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -51,14 +58,19 @@ def build_openapi(app: FastAPI, settings: Settings | None) -> dict[str, Any]:
                 responses.pop("401", None)
             elif path == "/health":
                 operation["security"] = [{}, {"HTTPBearer": []}]  # optional: more details
+            for status, response in responses.items():
+                # Errors are JSON whatever the route's own media type (text/plain /metrics).
+                if status[0] in "45" and "content" in response:
+                    schema_of = response["content"].get("application/json", {}).get("schema")
+                    response["content"] = {"application/json": {"schema": schema_of or ERROR_REF}}
             if "requestBody" in operation:
                 for status, description in BODY_ERRORS.items():
                     responses.setdefault(status, _error(description))
     for model, field in QUESTION_FIELDS:
         prop = components.get("schemas", {}).get(model, {}).get("properties", {}).get(field)
         if prop is not None:
-            # `pattern` is unanchored: "holds a non-space character".
-            prop.update(minLength=1, maxLength=limit, pattern=r"\S")
+            # `pattern` is unanchored: "holds a character that is not whitespace".
+            prop.update(minLength=1, maxLength=limit, pattern=NOT_BLANK)
     return schema
 
 

@@ -29,8 +29,8 @@ def _integral_number(value: Any) -> Any:
 # Strict otherwise: "5" or true is a client bug worth reporting, not something to coerce.
 TopK = Annotated[
     int,
-    BeforeValidator(_integral_number),
     Field(strict=True, ge=1, le=50, description="Passages to retrieve (1-50)."),
+    BeforeValidator(_integral_number),
 ]
 
 

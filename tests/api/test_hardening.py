@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -200,3 +201,109 @@ def test_an_upload_aborted_mid_body_is_not_a_5xx_in_the_metrics(keyed_client: Te
     metrics = keyed_client.get("/metrics", headers={"Authorization": f"Bearer {KEY}"}).text
     assert 'handler="/ask",method="POST",status="4xx"' in metrics
     assert 'status="5xx"' not in metrics
+
+
+# --- 3. the schema says what the server does (Schemathesis: test_schemathesis.py) -----------
+
+
+def test_bearer_security_is_declared_only_with_a_key(
+    client: TestClient, keyed_client: TestClient
+) -> None:
+    open_spec = client.get("/openapi.json").json()
+    assert "securitySchemes" not in open_spec.get("components", {})
+    for item in open_spec["paths"].values():
+        for operation in item.values():
+            assert "security" not in operation and "401" not in operation["responses"]
+    keyed_spec = keyed_client.get("/openapi.json").json()
+    assert keyed_spec["paths"]["/ask"]["post"]["security"] == [{"HTTPBearer": []}]
+    assert "401" in keyed_spec["paths"]["/ask"]["post"]["responses"]
+    assert {} in keyed_spec["paths"]["/health"]["get"]["security"]  # the key is optional
+
+
+def test_edge_errors_and_media_types_are_documented(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/ask", "/search", "/v1/chat/completions"):
+        responses = paths[path]["post"]["responses"]
+        assert {"400", "408", "413", "422"} <= set(responses)
+    assert "404" in paths["/documents/{doc_id}"]["get"]["responses"]
+    assert "404" in paths["/v1/models/{model_id}"]["get"]["responses"]
+    metrics = paths["/metrics"]["get"]["responses"]
+    assert list(metrics["200"]["content"]) == ["text/plain"]
+    assert client.get("/metrics").headers["content-type"].startswith("text/plain")
+    params = {p["name"]: p["schema"] for p in paths["/documents/{doc_id}"]["get"]["parameters"]}
+    assert params["start"]["anyOf"][0]["minimum"] == 0
+
+
+def test_the_question_schema_follows_the_settings(api_settings: Settings) -> None:
+    app = create_app(settings=api_settings.model_copy(update={"max_question_chars": 99}))
+    question = app.openapi()["components"]["schemas"]["AskRequest"]["properties"]["question"]
+    assert question["maxLength"] == 99 and question["minLength"] == 1
+
+
+def test_the_not_blank_pattern_is_pythons_whitespace() -> None:
+    import re
+
+    from api.openapi import NOT_BLANK
+
+    blank = {c for c in map(chr, range(0x110000)) if not re.search(NOT_BLANK, c)}
+    assert blank == {c for c in map(chr, range(0x110000)) if c.isspace()}
+
+
+def test_the_schema_roles_are_the_routes_roles() -> None:
+    from api.routes.chat import ROLES
+    from api.schemas import CHAT_ROLES
+
+    assert tuple(CHAT_ROLES) == tuple(ROLES)
+
+
+def test_the_question_limit_counts_the_question_as_sent(client: TestClient) -> None:
+    padded = " " * 1990 + "Who is Keith Kellogg?"  # short once stripped, long as sent
+    assert_error(client.post("/ask", json={"question": padded}), 422, says="limit is 2000")
+
+
+# --- 5. browser hardening --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/static/app.js", "/static/style.css", "/docs", "/health", "/nope"]
+)
+def test_every_response_carries_the_browser_hardening_headers(
+    client: TestClient, path: str
+) -> None:
+    headers = client.get(path).headers
+    csp = headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["x-frame-options"] == "DENY"
+
+
+def test_docs_work_offline_from_local_assets(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    assert "http://" not in page.text and "https://" not in page.text  # no CDN
+    scripts = re.findall(r'src="([^"]+)"', page.text)
+    styles = re.findall(r'href="([^"]+)"', page.text)
+    assert scripts and all(s.startswith("/") for s in scripts + styles)
+    for asset in scripts + styles:
+        response = client.get(asset)
+        assert response.status_code == 200 and len(response.content) > 100, asset
+    assert "SwaggerUIBundle" in client.get("/docs/assets/swagger-ui-bundle.js").text
+    assert client.get("/redoc").status_code == 404  # not served: see api/docs.py
+
+
+def test_allowed_hosts_refuse_other_host_headers(api_settings: Settings) -> None:
+    limited = api_settings.model_copy(update={"allowed_hosts": ["rag.example.org", "*.lan"]})
+    with TestClient(create_app(settings=limited), base_url="http://rag.example.org") as c:
+        assert c.get("/health").status_code == 200
+        assert c.get("/health", headers={"host": "box.lan:8000"}).status_code == 200
+        assert_error(c.get("/health", headers={"host": "evil.test"}), 400, code="invalid_host")
+
+
+def test_allowed_hosts_setting_reads_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_ALLOWED_HOSTS", "rag.example.org, *.lan")
+    assert Settings().allowed_hosts == ["rag.example.org", "*.lan"]
+    monkeypatch.setenv("RAG_ALLOWED_HOSTS", '["a.org"]')
+    assert Settings().allowed_hosts == ["a.org"]
+    assert Settings(allowed_hosts=["*"]).allowed_hosts == ["*"]
