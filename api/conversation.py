@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from api.errors import InvalidChatError
 from api.schemas import ContentPart, InputPart
 from rag.chat import Turn
+from rag.text.valid import check_text
 
 ROLES = ("system", "developer", "user", "assistant")
 # Text parts of either API: Chat Completions' "text", the Responses API's input/output text.
@@ -16,16 +17,17 @@ TEXT_PARTS = ("text", "input_text", "output_text")
 
 
 def content_text(content: str | Sequence[ContentPart | InputPart] | None, where: str) -> str:
+    """A message's text (its text parts joined), refused if it is not valid text."""
     if content is None:
         return ""
     if isinstance(content, str):
-        return content
+        return check_text(content, f"{where}.content")
     texts = []
     for part in content:
         if part.type not in TEXT_PARTS or part.text is None:
             raise InvalidChatError(f"{where}: only text content is supported, not {part.type!r}.")
         texts.append(part.text)
-    return "\n".join(texts)
+    return check_text("\n".join(texts), f"{where}.content")
 
 
 def check_role(role: str | None, where: str) -> str:

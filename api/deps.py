@@ -7,7 +7,6 @@ about half a millisecond each on every request (benchmarks/load_api.py); these n
 from __future__ import annotations
 
 import functools
-import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -18,13 +17,15 @@ import anyio.to_thread
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import Counter
+from pydantic import ValidationError
 
-from api.errors import AuthenticationError, ServiceUnavailableError
+from api.auth import key_matches
+from api.errors import AuthenticationError, ServiceUnavailableError, error_code
 from api.schemas import ErrorResponse
 from rag.embed import SerializedEmbedder, load_embedder
 from rag.errors import RagError
 from rag.pipeline import Pipeline
-from rag.settings import Settings
+from rag.settings import Settings, describe_settings_error
 
 log = logging.getLogger("uvicorn.error")
 
@@ -38,6 +39,9 @@ class Service:
 
     settings: Settings | None = None
     pipeline: Pipeline | None = None
+    # Why loading failed: `reason` is a public code ("seeds_not_found"); `error` the full
+    # message, which may name files and is only for the log and authenticated callers.
+    reason: str | None = None
     error: str | None = None
     load_seconds: float | None = None
 
@@ -48,9 +52,13 @@ class Service:
             pipeline = Pipeline.load(settings, embedder=SerializedEmbedder(load_embedder(settings)))
             # The first call initialises lazy state: pay it here, not in a client's request.
             pipeline.ask(WARM_UP_QUESTION[: settings.max_question_chars])
+        except ValidationError as exc:
+            self.reason = "invalid_settings"
+            self.error = f"Invalid RAG_* setting: {describe_settings_error(exc)}"
         except RagError as exc:
-            self.error = str(exc)
-        except Exception as exc:  # bad RAG_* settings, a broken model folder, ...
+            self.reason, self.error = error_code(exc), str(exc)
+        except Exception as exc:  # a broken model folder, ...
+            self.reason = "load_failed"
             self.error = f"Loading failed: {type(exc).__name__}: {exc}"
         else:
             self.pipeline = pipeline
@@ -71,15 +79,21 @@ async def get_service(request: Request) -> Service:
     return cast(Service, request.app.state.service)
 
 
+def not_ready(service: Service) -> ServiceUnavailableError:
+    if service.reason is None:
+        return ServiceUnavailableError("loading", "The service has not finished loading.")
+    return ServiceUnavailableError(service.reason, service.error)
+
+
 async def get_settings(service: Annotated[Service, Depends(get_service)]) -> Settings:
     if service.settings is None:
-        raise ServiceUnavailableError(service.error or "The service has not finished loading.")
+        raise not_ready(service)
     return service.settings
 
 
 async def get_pipeline(service: Annotated[Service, Depends(get_service)]) -> Pipeline:
     if service.pipeline is None:
-        raise ServiceUnavailableError(service.error or "The service has not finished loading.")
+        raise not_ready(service)
     return service.pipeline
 
 
@@ -100,8 +114,7 @@ async def require_api_key(
         return
     if credentials is None:
         raise AuthenticationError("Missing API key: send the header 'Authorization: Bearer <key>'.")
-    # Constant-time comparison, on bytes (compare_digest rejects non-ASCII str).
-    if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
+    if not key_matches(credentials.credentials, expected):
         raise AuthenticationError("Invalid API key.")
 
 

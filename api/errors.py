@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.auth import is_authenticated
 from api.schemas import ErrorBody, ErrorResponse
 from rag.errors import (
     DatasetError,
@@ -25,6 +26,7 @@ from rag.errors import (
     IndexMismatchError,
     InvalidQuestionError,
     InvalidSpanError,
+    InvalidTextError,
     MissingDependencyError,
     ModelLoadError,
     RagError,
@@ -59,13 +61,23 @@ class InvalidChatError(ApiError):
 
 
 class ServiceUnavailableError(ApiError):
-    """The model or index failed to load at start-up."""
+    """The model or index failed to load at start-up. The message is public: a reason code
+    only; `detail` (which may name files) is shown to authenticated callers."""
 
     code = "not_ready"
+
+    def __init__(self, reason: str, detail: str | None = None) -> None:
+        super().__init__(f"The service is not ready ({reason}); the server log says why.")
+        self.reason = reason
+        self.detail = detail
+
+    def detailed(self) -> str:
+        return f"The service is not ready ({self.reason}): {self.detail or 'no details'}"
 
 
 # HTTP status of each error class (a subclass inherits its base's); anything else is a 500.
 STATUS: dict[type[BaseException], int] = {
+    InvalidTextError: 422,
     InvalidQuestionError: 422,
     InvalidSpanError: 422,
     InvalidChatError: 422,
@@ -117,7 +129,7 @@ def error_response(
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
-def _code_of(exc: RagError) -> str:
+def error_code(exc: RagError) -> str:
     """InvalidQuestionError -> "invalid_question"."""
     explicit = getattr(exc, "code", None)
     if explicit:
@@ -168,7 +180,10 @@ async def _rag_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500 and status != 503:
         log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return error_response(status, str(exc), code=_code_of(exc), headers=headers)
+    message = str(exc)
+    if isinstance(exc, ServiceUnavailableError) and is_authenticated(request):
+        message = exc.detailed()
+    return error_response(status, message, code=error_code(exc), headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -180,17 +195,40 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 
 
+def _unparsable_body(exc: StarletteHTTPException) -> str | None:
+    """FastAPI answers a body that `json.loads` cannot even start on (bytes that are not
+    UTF-8, nesting deeper than Python's recursion limit) with a bare 400 "There was an error
+    parsing the body"; the cause says which."""
+    if exc.status_code != 400:
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return (
+            "The request body is not valid JSON: it is not UTF-8 text "
+            f"(byte 0x{cause.object[cause.start]:02X} at offset {cause.start})."
+        )
+    if isinstance(cause, RecursionError):
+        return "The request body is not valid JSON that can be read: it is nested too deeply."
+    if isinstance(cause, ValueError):  # json's other complaints
+        return "The request body is not valid JSON."
+    return None
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     message = str(exc.detail)
-    if exc.status_code == 404 and message == "Not Found":
+    code = _HTTP_CODES.get(exc.status_code)
+    unparsable = _unparsable_body(exc)
+    if unparsable is not None:
+        message, code = unparsable, "invalid_json"
+    elif exc.status_code == 404 and message == "Not Found":
         message = f"No such endpoint: {request.method} {request.url.path}. See /docs."
     elif exc.status_code == 405:
         message = f"Method {request.method} is not allowed on {request.url.path}."
     return error_response(
         exc.status_code,
         message,
-        code=_HTTP_CODES.get(exc.status_code),
+        code=code,
         headers=dict(exc.headers) if exc.headers else None,
     )
 

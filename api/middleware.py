@@ -1,26 +1,35 @@
-"""Request body size limit, as a plain ASGI middleware."""
+"""Request body size and time limits, as a plain ASGI middleware."""
 
 from __future__ import annotations
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
 
 MAX_BODY_BYTES = 64 * 1024
+# nginx's name for "the client closed the connection before the response" (never sent: only
+# the metrics see it, as a 4xx rather than the 500 they assume when no response starts).
+CLIENT_CLOSED = 499
 
 
 class BodySizeLimit:
     """Rejects bodies over `max_bytes` with a 413 JSON error.
 
     The declared Content-Length is checked first; the bytes actually received are counted
-    too (chunked uploads have no Content-Length, and a header can lie). Bodies here are small
+    too (chunked uploads have no Content-Length, and a header can lie). A body that has not
+    arrived in full within `body_timeout` seconds gets a 408 (a stalled upload would hold its
+    connection forever otherwise: uvicorn has no body read timeout). Bodies here are small
     JSON documents, so the body is read up front and replayed to the app: reading it inside
     the app would turn an overflow into FastAPI's generic 400.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, body_timeout: float = 20.0
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,18 +48,35 @@ class BodySizeLimit:
 
         parts: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # the client is gone: nothing to answer
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._reject_too_large(scope, receive, send)
-                return
-            parts.append(chunk)
-            if not message.get("more_body", False):
-                break
+        with anyio.move_on_after(self.body_timeout) as deadline:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    # The client is gone mid-body. Nothing reaches it, but the metrics
+                    # middleware outside sees this status instead of counting a 500.
+                    await self._reject(
+                        scope, receive, send, CLIENT_CLOSED, "Client closed the request.",
+                        "client_closed_request",
+                    )  # fmt: skip
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.max_bytes:
+                    await self._reject_too_large(scope, receive, send)
+                    return
+                parts.append(chunk)
+                if not message.get("more_body", False):
+                    break
+        if deadline.cancelled_caught:
+            await self._reject(
+                scope,
+                receive,
+                send,
+                408,
+                f"The request body did not arrive within {self.body_timeout:g} s.",
+                "request_timeout",
+            )
+            return
 
         replayed = False
 
@@ -84,4 +110,72 @@ class BodySizeLimit:
     ) -> None:
         # Close the connection: the rest of the oversized body is never read.
         response = error_response(status, message, code=code, headers={"Connection": "close"})
+        await response(scope, receive, send)
+
+
+# One policy for every response. The page (api/static) and /docs load scripts, styles and
+# images only from this origin and run no inline script or style; data: images are Swagger
+# UI's icons. frame-ancestors (and X-Frame-Options for older browsers) forbid framing.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+
+
+class SecurityHeaders:
+    """Adds the browser hardening headers above to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", ())}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class TrustedHosts:
+    """Refuses requests whose Host header is not in `allowed` (RAG_ALLOWED_HOSTS), with the
+    JSON error shape: Starlette's TrustedHostMiddleware, which answers in plain text, does
+    the same matching ("example.org", "*.example.org", "*" for any)."""
+
+    def __init__(self, app: ASGIApp, allowed: list[str]) -> None:
+        self.app = app
+        self.any = "*" in allowed
+        self.exact = {h.lower() for h in allowed if not h.startswith("*")}
+        self.suffixes = tuple(h[1:].lower() for h in allowed if h.startswith("*."))
+
+    def allows(self, host: str) -> bool:
+        name = host.split(":")[0].lower() if not host.startswith("[") else host.split("]")[0] + "]"
+        return name in self.exact or (bool(self.suffixes) and name.endswith(self.suffixes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.any or scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope.get("headers", ())).get(b"host", b"").decode("latin-1")
+        if self.allows(host):
+            await self.app(scope, receive, send)
+            return
+        response = error_response(
+            400, "Invalid Host header: this server does not serve that host name.",
+            code="invalid_host",
+        )  # fmt: skip
         await response(scope, receive, send)

@@ -4,14 +4,34 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from rag.types import Citation
 
 MODEL_ID = "nato-rag"
 
-# Strict: "5" or true is a client bug worth reporting, not something to coerce.
-TopK = Annotated[int, Field(strict=True, ge=1, le=50, description="Passages to retrieve (1-50).")]
+
+def _integral_number(value: Any) -> Any:
+    """35.0 -> 35. JSON Schema's "integer" includes numbers with a zero fraction (and JSON
+    itself does not tell 35 from 35.0), so the schema promises they are accepted."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Strict otherwise: "5" or true is a client bug worth reporting, not something to coerce.
+TopK = Annotated[
+    int,
+    Field(strict=True, ge=1, le=50, description="Passages to retrieve (1-50)."),
+    BeforeValidator(_integral_number),
+]
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -103,8 +123,24 @@ class DocumentDetail(DocumentSummary):
 # --- /health ------------------------------------------------------------------------------
 
 
-class Health(BaseModel):
+class HealthStatus(BaseModel):
+    """What /health tells an unauthenticated caller when RAG_API_KEY is set."""
+
     status: Literal["ok"]
+
+
+class HealthUnavailable(ErrorResponse):
+    """503 from /health: the error shape, plus a status and a reason code for probes. The
+    message names files only for authenticated callers."""
+
+    status: Literal["unavailable"] = "unavailable"
+    reason: str = Field(
+        description="seeds_not_found, seed_read, index_corrupted, index_mismatch, model_load, "
+        "missing_dependency, invalid_settings, load_failed or loading."
+    )
+
+
+class Health(HealthStatus):
     rag_version: str
     model_id: str
     embed_backend: str
@@ -120,8 +156,20 @@ class Health(BaseModel):
 # --- OpenAI-compatible chat ---------------------------------------------------------------
 
 
+# What api/routes/chat.py accepts (its ROLES); anything else is a 422 invalid_chat.
+CHAT_ROLES = ("system", "developer", "user", "assistant")
+
+
+def _text_part_schema(schema: dict[str, Any]) -> None:
+    # The route refuses any part but a text part with its text (422 invalid_chat, which
+    # names the part): the schema says so, while the model stays lax to give that message.
+    schema["properties"]["type"] = {"type": "string", "const": "text", "title": "Type"}
+    schema["properties"]["text"] = {"type": "string", "title": "Text"}
+    schema["required"] = ["type", "text"]
+
+
 class ContentPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra=_text_part_schema)
 
     type: str
     text: str | None = None
@@ -131,7 +179,10 @@ class ChatMessage(BaseModel):
     # Clients send name, tool_calls, ...: accepted and ignored.
     model_config = ConfigDict(extra="allow")
 
-    role: str = Field(description="system, developer, user or assistant.")
+    role: str = Field(
+        description="system, developer, user or assistant.",
+        json_schema_extra={"enum": list(CHAT_ROLES)},
+    )
     content: str | list[ContentPart] | None = None
 
 

@@ -12,8 +12,13 @@ class RagError(Exception):
     """Base class of every error the library raises on purpose."""
 
 
-class InvalidQuestionError(RagError):
-    """Empty, whitespace-only or over-long question."""
+class InvalidTextError(RagError):
+    """Text that is not valid Unicode: a lone UTF-16 surrogate, or a byte that is not UTF-8
+    (rag/text/valid.py)."""
+
+
+class InvalidQuestionError(InvalidTextError):
+    """Empty, whitespace-only, over-long or invalid-text question."""
 
 
 class SeedsNotFoundError(RagError):

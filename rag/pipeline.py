@@ -16,19 +16,24 @@ from rag.retrieve import HybridRetriever
 from rag.settings import Settings
 from rag.store import LoadedIndex, build_index, ensure_index
 from rag.text import Lexicon
+from rag.text.valid import text_problem
 from rag.types import Answer, Passage, Timings
 
 
 def validate_question(question: object, settings: Settings) -> str:
+    """The question, stripped; InvalidQuestionError if it is empty, over the length limit
+    (counted as sent, so the HTTP schema's maxLength says the same) or not valid text."""
     if not isinstance(question, str) or not question.strip():
         raise InvalidQuestionError("The question is empty: type a question about the articles.")
-    question = question.strip()
     if len(question) > settings.max_question_chars:
         raise InvalidQuestionError(
             f"The question is {len(question)} characters long; "
             f"the limit is {settings.max_question_chars}."
         )
-    return question
+    problem = text_problem(question)
+    if problem is not None:
+        raise InvalidQuestionError(f"The question is not valid text: {problem}.")
+    return question.strip()
 
 
 @dataclass

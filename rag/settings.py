@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ONNX_DIR = PROJECT_ROOT / "models" / "onnx"
@@ -53,10 +54,52 @@ class Settings(BaseSettings):
     answer_model_path: Path | None = None
 
     max_question_chars: int = Field(2000, ge=1)
-    # An empty RAG_API_KEY is refused rather than silently turning authentication off.
+    # An empty RAG_API_KEY is refused rather than silently turning authentication off; so is
+    # one no client can send (see _sendable_key).
     api_key: str | None = Field(None, min_length=1)
+
+    # HTTP server limits (`rag serve`; docs/api.md, "Timeouts and limits"). A client that has
+    # not sent its request line and headers within header_timeout seconds, or its body within
+    # body_timeout, is answered 408 and disconnected: uvicorn itself waits forever. Our
+    # clients send a request in one packet on loopback or a LAN; the values leave a slow
+    # mobile link ample time (nginx waits 60 s for each, Apache's mod_reqtimeout 20-40 s).
+    header_timeout: float = Field(10.0, gt=0, le=600)
+    body_timeout: float = Field(20.0, gt=0, le=600)
+    # Host header values served (Starlette's TrustedHostMiddleware patterns: "example.org",
+    # "*.example.org"); "*" serves any. Comma-separated or a JSON list in RAG_ALLOWED_HOSTS.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
     # RAG_DEBUG=1: the CLI shows a traceback for unexpected errors instead of one line.
     debug: bool = False
+
+    @field_validator("api_key")
+    @classmethod
+    def _sendable_key(cls, value: str | None) -> str | None:
+        # An HTTP header carries bytes that servers read as Latin-1: a non-ASCII key could
+        # never match what a client sends, and a space or control character ends the token.
+        if value is not None and not all("!" <= ch <= "~" for ch in value):
+            raise ValueError(
+                "RAG_API_KEY must be printable ASCII without spaces (letters, digits and "
+                "punctuation such as - _ . ~ + /): HTTP clients cannot send other characters "
+                "in an Authorization header"
+            )
+        return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [host.strip() for host in text.split(",") if host.strip()]
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _some_host(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError('RAG_ALLOWED_HOSTS is empty: list host names, or "*" for any')
+        return value
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:
@@ -66,3 +109,13 @@ class Settings(BaseSettings):
                 f"RAG_CHUNK_SENTENCES ({self.chunk_sentences})"
             )
         return self
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """One line per bad variable, without the values (RAG_API_KEY is a secret)."""
+    problems = []
+    for err in exc.errors():
+        names = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
+        message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        problems.append(f"RAG_{names[0].upper()}: {message}" if names else message)
+    return "; ".join(problems)

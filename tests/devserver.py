@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -35,6 +36,12 @@ def _tail(log_path: Path, lines: int = 40) -> str:
         return "(no server log)"
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int  # of the `rag serve` process (benchmarks read its memory and open files)
+
+
 @contextmanager
 def running_server(
     log_path: Path,
@@ -45,6 +52,19 @@ def running_server(
 ) -> Iterator[str]:
     """Yield the base URL of a ready server. `env` overrides the environment; a None value
     removes a variable (e.g. RAG_API_KEY)."""
+    with running_server_process(log_path, env, timeout=timeout, extra_args=extra_args) as server:
+        yield server.url
+
+
+@contextmanager
+def running_server_process(
+    log_path: Path,
+    env: Mapping[str, str | None] | None = None,
+    *,
+    timeout: float = 300.0,
+    extra_args: Sequence[str] = ("--no-access-log",),
+) -> Iterator[Server]:
+    """`running_server`, yielding the URL and the server's process id."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     child_env = dict(os.environ)
@@ -60,7 +80,7 @@ def running_server(
         )
         try:
             _wait_until_ready(base, proc, log_path, timeout)
-            yield base
+            yield Server(base, proc.pid)
         finally:
             proc.send_signal(signal.SIGINT)  # uvicorn shuts down gracefully on SIGINT
             try:

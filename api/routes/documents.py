@@ -45,8 +45,9 @@ def document_summaries(pipeline: Pipeline) -> list[DocumentSummary]:
 def check_span(start: int | None, end: int | None, length: int) -> tuple[int, int] | None:
     if start is None and end is None:
         return None
-    if start is None or end is None:
-        raise InvalidSpanError("Give both start and end to select a span.")
+    # Either bound alone runs to the article's edge, as the schema's optional params say.
+    start = 0 if start is None else start
+    end = length if end is None else end
     if start < 0 or end < 0:
         raise InvalidSpanError(f"Span offsets must not be negative (got {start}-{end}).")
     if start >= end:
@@ -88,13 +89,21 @@ async def list_documents(pipeline: PipelineDep) -> list[DocumentSummary]:
 @router.get(
     "/documents/{doc_id}",
     response_model=DocumentDetail,
-    responses={404: {"model": ErrorResponse, "description": "Unknown document"}},
+    responses={
+        404: {"model": ErrorResponse, "description": "Unknown document"},
+        422: {"model": ErrorResponse, "description": "Span outside the article, or empty"},
+    },
 )
 async def get_document(
     doc_id: str,
     pipeline: PipelineDep,
-    start: Annotated[int | None, Query(description="Span start (character offset)")] = None,
-    end: Annotated[int | None, Query(description="Span end (exclusive)")] = None,
+    start: Annotated[
+        int | None, Query(ge=0, description="Span start (character offset; default 0)")
+    ] = None,
+    end: Annotated[
+        int | None, Query(ge=0, description="Span end, exclusive (default: the article's end)")
+    ] = None,
 ) -> DocumentDetail:
-    """An article's full text; with `start` and `end`, also that span and its paragraph."""
+    """An article's full text; with `start` and/or `end`, also that span and its paragraph.
+    A span must be non-empty and inside the article (422 invalid_span otherwise)."""
     return document_detail(pipeline, doc_id, start, end)

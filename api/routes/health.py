@@ -1,19 +1,41 @@
-"""GET /health: ready (200) once loaded, 503 with the reason otherwise. Public."""
+"""GET /health: ready (200) once loaded, 503 with a reason code otherwise. Public.
+
+With RAG_API_KEY set, an unauthenticated caller learns only the status and the reason code;
+the details (model, index, what failed and where) go to the log and to callers that send the
+key. Without a key, the ready report is the full one (it names no files either way)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
-from api.deps import PipelineDep, ServiceDep
-from api.schemas import ErrorResponse, Health
+from api.auth import is_authenticated
+from api.deps import ServiceDep, not_ready
+from api.errors import error_code, error_type
+from api.schemas import ErrorBody, Health, HealthStatus, HealthUnavailable
 from rag import __version__
 
 router = APIRouter(tags=["ops"])
 
 
-@router.get("/health", response_model=Health, responses={503: {"model": ErrorResponse}})
-async def health(service: ServiceDep, pipeline: PipelineDep) -> Health:
-    """Ready (200) once the model and the index are loaded; 503 with the reason if not."""
+@router.get(
+    "/health",
+    response_model=Health | HealthStatus,
+    responses={503: {"model": HealthUnavailable, "description": "Not ready (reason code)"}},
+)
+async def health(request: Request, service: ServiceDep) -> Health | HealthStatus | JSONResponse:
+    """Ready (200) once the model and the index are loaded; 503 with a reason code if not.
+    With RAG_API_KEY set, the details only for a caller that sends the key."""
+    settings, pipeline = service.settings, service.pipeline
+    trusted = is_authenticated(request)
+    if pipeline is None:
+        exc = not_ready(service)
+        message = exc.detailed() if trusted else str(exc)
+        error = ErrorBody(message=message, type=error_type(503), code=error_code(exc))
+        body = HealthUnavailable(error=error, reason=exc.reason)
+        return JSONResponse(body.model_dump(), status_code=503)
+    if settings is not None and settings.api_key and not trusted:
+        return HealthStatus(status="ok")
     manifest = pipeline.index.manifest
     return Health(
         status="ok",

@@ -7,7 +7,7 @@ import time
 from fastapi import APIRouter
 
 from api.errors import ModelNotFoundError
-from api.schemas import MODEL_ID, ModelCard, ModelList
+from api.schemas import MODEL_ID, ErrorResponse, ModelCard, ModelList
 
 router = APIRouter(tags=["openai"])
 
@@ -28,7 +28,11 @@ async def list_models() -> ModelList:
     return ModelList(data=[ModelCard(id=MODEL_ID, created=STARTED)])
 
 
-@router.get("/v1/models/{model_id}", response_model=ModelCard)
+@router.get(
+    "/v1/models/{model_id}",
+    response_model=ModelCard,
+    responses={404: {"model": ErrorResponse, "description": "Unknown model"}},
+)
 async def get_model(model_id: str) -> ModelCard:
     check_model(model_id)
     return ModelCard(id=MODEL_ID, created=STARTED)

@@ -6,17 +6,19 @@ import sys
 from typing import TYPE_CHECKING, NoReturn
 
 import click
+from pydantic import ValidationError
 
 from rag.errors import (
     DatasetError,
     InvalidQuestionError,
     InvalidSpanError,
+    InvalidTextError,
     RagError,
     UnknownDocumentError,
     lookup,
 )
 from rag.progress import StderrReporter
-from rag.settings import Settings
+from rag.settings import Settings, describe_settings_error
 
 if TYPE_CHECKING:
     from rag.pipeline import Pipeline
@@ -27,6 +29,7 @@ EXIT_INTERRUPTED = 130
 # Domain errors that are the caller's bad input; every other RagError exits EXIT_ERROR
 # (a missing seeds folder, an unreadable article, a corrupted index, a model that won't load).
 EXIT_CODES: dict[type[BaseException], int] = {
+    InvalidTextError: EXIT_USAGE,
     InvalidQuestionError: EXIT_USAGE,
     UnknownDocumentError: EXIT_USAGE,
     InvalidSpanError: EXIT_USAGE,
@@ -41,8 +44,9 @@ def exit_code(exc: RagError) -> int:
 def load_settings() -> Settings:
     try:
         return Settings()
-    except Exception as exc:  # pydantic ValidationError: a bad RAG_* variable
-        raise click.ClickException(f"invalid RAG_* setting: {exc}") from exc
+    except ValidationError as exc:  # a bad RAG_* variable
+        message = f"invalid RAG_* setting: {describe_settings_error(exc)}"
+        raise click.ClickException(message) from exc
 
 
 def debug_enabled() -> bool:

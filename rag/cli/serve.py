@@ -6,6 +6,11 @@ import click
 
 from rag.cli.common import load_settings
 
+# Idle kept-alive connections are closed after this many seconds. Above the 5-15 s that
+# browsers and httpx keep an idle connection, so clients close first and never race a reused
+# connection against the server closing it.
+KEEP_ALIVE_S = 30
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
@@ -41,6 +46,12 @@ def serve(host: str, port: int, workers: int, log_level: str, access_log: bool) 
         workers=workers,
         log_level=log_level,
         access_log=access_log,
+        # httptools with a deadline and a size cap for the request head (RAG_HEADER_TIMEOUT);
+        # the body's deadline is RAG_BODY_TIMEOUT, in the app (docs/api.md, "Timeouts").
+        http="api.protocol:GuardedHttpToolsProtocol",
         # One process serves a few dozen concurrent clients; keep-alive saves reconnects.
-        timeout_keep_alive=30,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        # Graceful shutdown waits at most this long for requests in flight (an answer takes
+        # tens of milliseconds; a streamed one is sent in one go).
+        timeout_graceful_shutdown=10,
     )

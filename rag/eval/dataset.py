@@ -7,9 +7,10 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from rag.errors import DatasetError
+from rag.text.valid import text_problem
 from rag.types import Document
 
 
@@ -34,6 +35,14 @@ class EvalItem(BaseModel):
     key_facts: list[list[str]] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
     type: str = "unknown"
+
+    @field_validator("id", "question", "answer")
+    @classmethod
+    def _valid_text(cls, value: str) -> str:
+        problem = text_problem(value)
+        if problem:
+            raise ValueError(f"not valid text: {problem}")
+        return value
 
 
 def load_dataset(path: Path) -> list[EvalItem]:

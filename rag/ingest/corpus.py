@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from rag.errors import SeedReadError, SeedsNotFoundError
+from rag.text.valid import text_problem
 from rag.text.wordlists import MONTH_NAMES
 from rag.types import Document, Span
 
@@ -94,6 +95,14 @@ class SidecarEntry(BaseModel):
     date: str | None = None  # ISO date shown in the article
     sort_date: str | None = None  # "YYYY-MM" or ISO date, only to order articles in time
     date_note: str | None = None  # wording for an inferred date, e.g. "late 2024 (…)"
+
+    @field_validator("*")
+    @classmethod
+    def _valid_text(cls, value: str | None) -> str | None:
+        problem = None if value is None else text_problem(value)
+        if problem:
+            raise ValueError(f"not valid text: {problem}")
+        return value
 
     @field_validator("date")
     @classmethod

@@ -33,8 +33,10 @@ from rag.settings import Settings
 from rag.store.faiss_index import make_faiss_index, read_faiss, stored_vectors, write_faiss
 from rag.store.layout import (
     build_lock,
+    clean_leftovers,
     current_build,
     new_build_folder,
+    remove_leftovers,
     remove_old_builds,
     switch_current,
 )
@@ -78,6 +80,8 @@ def _build_locked(
 ) -> LoadedIndex:
     started = time.perf_counter()
     annotator = annotator or Annotator()
+    if settings.index_dir.is_dir():
+        remove_leftovers(settings.index_dir)
     documents = load_corpus(settings.seeds_dir)
     with reporter.step(f"indexing {len(documents)} articles") as step:
         manifest = expected_manifest(settings, embedder, documents, annotator)
@@ -269,6 +273,7 @@ def ensure_index(
 ) -> LoadedIndex:
     """Load the index, building it on first use and rebuilding when seeds or settings change."""
     annotator = annotator or Annotator()
+    clean_leftovers(settings.index_dir)
     try:
         return load_index(settings, embedder, annotator)
     except IndexMismatchError as exc:

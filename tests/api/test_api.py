@@ -258,14 +258,23 @@ def test_unknown_document_is_404(client: TestClient) -> None:
     assert_error(client.get("/documents/..%2Fpyproject.toml"), 404)
 
 
+def test_one_bound_alone_runs_to_the_edge_of_the_article(client: TestClient) -> None:
+    text = client.get(f"/documents/{ARTICLE}").json()["text"]
+    tail = client.get(f"/documents/{ARTICLE}", params={"start": 100}).json()["span"]
+    assert (tail["start"], tail["end"], tail["text"]) == (100, len(text), text[100:])
+    head = client.get(f"/documents/{ARTICLE}", params={"end": 50}).json()["span"]
+    assert (head["start"], head["end"], head["text"]) == (0, 50, text[:50])
+
+
 @pytest.mark.parametrize(
     ("params", "says"),
     [
         ({"start": 50, "end": 10}, "before its end"),
         ({"start": 10, "end": 10}, "before its end"),
-        ({"start": -1, "end": 10}, "negative"),
+        ({"start": -1, "end": 10}, "start: input should be greater than or equal to 0"),
         ({"start": 0, "end": 10**7}, "out of range"),
-        ({"start": 5}, "both start and end"),
+        ({"end": 10**7}, "out of range"),
+        ({"start": 10**7}, "before its end"),
         ({"start": "a", "end": 5}, "start"),
     ],
 )
@@ -471,14 +480,17 @@ def test_without_a_page_the_root_points_to_the_docs(api_settings: Settings, tmp_
 # --- loading and injection ----------------------------------------------------------------
 
 
-def test_load_failure_gives_503_with_the_reason(api_settings: Settings, tmp_path: Path) -> None:
+def test_load_failure_gives_503_with_a_reason_code(api_settings: Settings, tmp_path: Path) -> None:
     broken = api_settings.model_copy(update={"seeds_dir": tmp_path / "gone"})
     _, test_client = make_client(broken)
     with test_client:
         health = test_client.get("/health")
-        assert_error(health, 503, code="not_ready", says="seeds folder not found")
-        assert_error(test_client.post("/ask", json={"question": AMMO}), 503, says="seeds folder")
-        assert_error(test_client.get("/documents"), 503, says="seeds folder")
+        assert_error(health, 503, code="not_ready", says="not ready (seeds_not_found)")
+        assert health.json()["status"] == "unavailable"
+        assert health.json()["reason"] == "seeds_not_found"
+        assert str(tmp_path) not in health.text  # no key: nobody sees paths, the log does
+        assert_error(test_client.post("/ask", json={"question": AMMO}), 503, says="seeds_not")
+        assert_error(test_client.get("/documents"), 503, says="seeds_not_found")
 
 
 def test_an_injected_pipeline_is_used_and_nothing_is_loaded(pipeline: Pipeline) -> None:
@@ -580,6 +592,6 @@ def test_serve_rejects_bad_settings_before_starting(api_settings: Settings) -> N
 
     result = CliRunner().invoke(cli, ["serve", "--port", "0"], env={"RAG_TOP_K": "0"})
     assert result.exit_code == 1
-    assert "invalid RAG_* setting" in result.output and "top_k" in result.output
+    assert "invalid RAG_* setting" in result.output and "RAG_TOP_K" in result.output
     help_text = CliRunner().invoke(cli, ["serve", "--help"]).output
     assert "--host" in help_text and "--port" in help_text

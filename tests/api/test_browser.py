@@ -96,12 +96,26 @@ def page(browser: Browser, base_url: str) -> Iterator[Page]:
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    violations = watch_csp(tab)
     tab.goto(f"{base_url}/")
     try:
         yield tab
     finally:
         context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not violations, f"Content-Security-Policy violations: {violations}"
+
+
+def watch_csp(tab: Page) -> list[str]:
+    """Chromium reports each Content-Security-Policy violation as a console error."""
+    violations: list[str] = []
+
+    def on_console(message: Any) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            violations.append(message.text)
+
+    tab.on("console", on_console)
+    return violations
 
 
 def _screenshot(page: Page, name: str) -> None:
@@ -366,3 +380,35 @@ def test_offsets_count_code_points_and_api_key_is_sent(page: Page) -> None:
     before = page.evaluate("document.querySelector('#panel-text mark').previousSibling.data")
     assert before == ASTRAL_TEXT[: _cited_span()[0]]
     expect(page.locator("#panel-meta")).to_contain_text("Test Outlet")
+
+
+def test_the_api_docs_render_offline_under_the_csp(browser: Browser, base_url: str) -> None:
+    """/docs loads Swagger UI from the server itself (no CDN) and runs under the same CSP."""
+    context = browser.new_context()
+    outside: list[str] = []
+
+    def only_this_server(route: Route) -> None:
+        if route.request.url.startswith(base_url):
+            route.continue_()
+        else:  # an offline machine has no CDN: fail the request and remember it
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_this_server)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    violations = watch_csp(tab)
+    try:
+        response = tab.goto(f"{base_url}/docs")
+        assert response is not None and "frame-ancestors 'none'" in (
+            response.headers.get("content-security-policy", "")
+        )
+        expect(tab.locator(".swagger-ui .info .title")).to_contain_text("NATO aid to Ukraine")
+        expect(tab.locator(".opblock-summary-path").first).to_be_visible()
+        expect(tab.get_by_text("/v1/chat/completions").first).to_be_visible()
+        _screenshot(tab, "api-docs")
+    finally:
+        context.close()
+    assert not outside, f"/docs requested other origins: {outside}"
+    assert not errors and not violations, (errors, violations)

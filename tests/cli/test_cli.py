@@ -89,3 +89,26 @@ def test_inconsistent_chunk_settings_are_reported(env: dict[str, str]) -> None:
 def test_top_k_out_of_range(env: dict[str, str]) -> None:
     result = run(["ask", "--top-k", "0", "anything?"], env)
     assert result.exit_code == 2 and "--top-k" in result.stderr
+
+
+def test_an_invalid_byte_in_the_question_is_bad_input(env: dict[str, str]) -> None:
+    # A real process, so argv goes through Python's own decoding (surrogateescape).
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", b"Where is \xff the command?"],
+        env={**os.environ, **env},
+        capture_output=True,
+        timeout=120,
+    )
+    stderr = result.stderr.decode("utf-8", "replace")
+    assert result.returncode == 2, stderr
+    assert "not valid text" in stderr and "0xFF" in stderr
+    assert "Traceback" not in stderr and "unexpected" not in stderr
+
+
+def test_a_lone_surrogate_in_search_is_bad_input(env: dict[str, str]) -> None:
+    result = run(["search", "Ramstein \ud800"], env)
+    assert result.exit_code == 2 and "not valid text" in result.stderr

@@ -8,10 +8,12 @@ import pytest
 
 from rag.embed import FakeEmbedder
 from rag.errors import IndexCorruptedError, IndexMismatchError, SeedReadError
+from rag.files import exclusive_lock
 from rag.settings import Settings
 from rag.store import build_index, ensure_index, load_index
 from rag.store import index as store
-from rag.store.layout import KEEP_BUILDS
+from rag.store.layout import KEEP_BUILDS, LOCK, MANIFEST_FILE
+from rag.store.manifest import MANIFEST
 
 
 def _live(settings: Settings) -> Path:
@@ -195,3 +197,38 @@ def test_concurrent_ensure_builds_once(settings: Settings) -> None:
         }
     assert len(paths) == 1
     assert len(list(settings.index_dir.glob("build-*"))) == 1
+
+
+def _leave_leftovers(index_dir: Path) -> list[Path]:
+    """What `kill -9` during a build leaves: a half-written CURRENT and a build folder
+    with vectors but no manifest."""
+    tmp = index_dir / ".CURRENT.k1ll3d.tmp"
+    tmp.write_bytes(b"build-half")
+    partial = index_dir / "build-20240101T000000-killed"
+    partial.mkdir()
+    (partial / "chunks.faiss").write_bytes(b"partial")
+    return [tmp, partial]
+
+
+def test_start_up_removes_what_a_killed_build_left(settings: Settings) -> None:
+    first = build_index(settings, FakeEmbedder())
+    leftovers = _leave_leftovers(settings.index_dir)
+    loaded = ensure_index(settings, FakeEmbedder())
+    assert loaded.path == first.path and loaded.path.is_dir()
+    assert not any(p.exists() for p in leftovers)
+
+
+def test_leftovers_are_kept_while_another_process_holds_the_build_lock(
+    settings: Settings,
+) -> None:
+    build_index(settings, FakeEmbedder())
+    leftovers = _leave_leftovers(settings.index_dir)
+    with exclusive_lock(settings.index_dir / LOCK):  # as if another process were building
+        ensure_index(settings, FakeEmbedder())
+        assert all(p.exists() for p in leftovers)
+    build_index(settings, FakeEmbedder())  # a build cleans up first, under the lock
+    assert not any(p.exists() for p in leftovers)
+
+
+def test_the_layout_knows_the_manifest_file_name() -> None:
+    assert MANIFEST_FILE == MANIFEST
