@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from api.errors import InvalidChatError
-from api.schemas import ContentPart, InputPart
+from api.schemas import CHAT_ROLES, ContentPart, InputPart
 from rag.chat import Turn
 from rag.text.valid import check_text
 
-ROLES = ("system", "developer", "user", "assistant")
+ROLES = CHAT_ROLES
 # Text parts of either API: Chat Completions' "text", the Responses API's input/output text.
 TEXT_PARTS = ("text", "input_text", "output_text")
 

@@ -10,6 +10,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    WithJsonSchema,
     model_serializer,
 )
 
@@ -156,7 +157,8 @@ class Health(HealthStatus):
 # --- OpenAI-compatible chat ---------------------------------------------------------------
 
 
-# What api/routes/chat.py accepts (its ROLES); anything else is a 422 invalid_chat.
+# The roles the chat and responses routes accept (api/conversation.py); anything else is a 422
+# invalid_chat.
 CHAT_ROLES = ("system", "developer", "user", "assistant")
 
 
@@ -364,8 +366,17 @@ class InputItem(BaseModel):
     # id, status, annotations of earlier output, ...: accepted and ignored.
     model_config = ConfigDict(extra="allow")
 
-    type: str = "message"
-    role: str | None = None
+    type: str = Field(
+        "message",
+        description="message (this server has no tools)",
+        json_schema_extra={"enum": ["message"]},
+    )
+    # Optional here so that an item of another type gets its own message from the route.
+    role: str | None = Field(
+        None,
+        description="system, developer, user or assistant.",
+        json_schema_extra={"enum": list(CHAT_ROLES)},
+    )
     content: str | list[InputPart] | None = None
 
 
@@ -382,7 +393,12 @@ class ResponsesRequest(BaseModel):
     input: str | list[InputItem]
     instructions: str | None = None
     stream: Annotated[bool, Field(strict=True)] = False
-    previous_response_id: str | None = None
+    # Accepted as null only: this server stores no responses. Any other value is refused with
+    # a message saying so (the route), so the schema says null.
+    previous_response_id: Annotated[
+        str | None,
+        WithJsonSchema({"type": "null", "description": "not supported: send the conversation"}),
+    ] = None
     top_k: TopK | None = None
 
 

@@ -1,6 +1,6 @@
 """Schemathesis hooks (SCHEMATHESIS_HOOKS=tests.api.schemathesis_hooks): one extra check.
 
-schemathesis.toml lets two operations answer schema-valid data with 422 for rules JSON Schema
+schemathesis.toml lets three operations answer schema-valid data with 422 for rules JSON Schema
 cannot state; this check makes sure such a 422 is exactly one of those rules.
 """
 
@@ -11,8 +11,8 @@ import schemathesis
 # code of the error body -> the operations where it may answer schema-valid data
 DATA_RULES = {
     "invalid_span": {"/documents/{doc_id}"},
-    "invalid_chat": {"/v1/chat/completions"},
-    "invalid_question": {"/v1/chat/completions"},
+    "invalid_chat": {"/v1/chat/completions", "/v1/responses"},
+    "invalid_question": {"/v1/chat/completions", "/v1/responses"},
 }
 
 

@@ -250,7 +250,7 @@ def test_the_not_blank_pattern_is_pythons_whitespace() -> None:
 
 
 def test_the_schema_roles_are_the_routes_roles() -> None:
-    from api.routes.chat import ROLES
+    from api.conversation import ROLES
     from api.schemas import CHAT_ROLES
 
     assert tuple(CHAT_ROLES) == tuple(ROLES)
