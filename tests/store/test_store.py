@@ -24,6 +24,7 @@ def test_build_writes_faiss_json_and_manifest(settings: Settings) -> None:
     assert {p.name for p in live.iterdir()} == {
         "manifest.json",
         "records.json",
+        "annotations.json",
         "chunks.faiss",
         "sentences.faiss",
     }
