@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_fastapi_instrumentator import Instrumentator
 
-from api.deps import ERRORS, Service, require_api_key
+from api.deps import ERRORS, Service, require_api_key, watch_index
 from api.errors import install_error_handlers
 from api.middleware import MAX_BODY_BYTES, BodySizeLimit
 from api.routes import ask, chat, documents, health, models, responses, search
@@ -35,7 +35,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     service: Service = app.state.service
     if service.pipeline is None:  # in a worker thread: loading takes seconds
         await anyio.to_thread.run_sync(service.load)
-    yield
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(watch_index, service)  # builds made by `rag add` in another process
+        yield
+        tasks.cancel_scope.cancel()
 
 
 def create_app(

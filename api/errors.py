@@ -20,9 +20,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas import ErrorBody, ErrorResponse
 from rag.errors import (
+    ArticleTooLargeError,
     DatasetError,
+    DocumentExistsError,
     IndexCorruptedError,
     IndexMismatchError,
+    InvalidArticleError,
     InvalidQuestionError,
     InvalidSpanError,
     MissingDependencyError,
@@ -31,6 +34,7 @@ from rag.errors import (
     SeedReadError,
     SeedsNotFoundError,
     UnknownDocumentError,
+    WritesDisabledError,
     lookup,
 )
 
@@ -70,6 +74,10 @@ STATUS: dict[type[BaseException], int] = {
     InvalidSpanError: 422,
     InvalidChatError: 422,
     DatasetError: 422,
+    InvalidArticleError: 422,
+    ArticleTooLargeError: 413,
+    DocumentExistsError: 409,
+    WritesDisabledError: 403,
     UnknownDocumentError: 404,
     ModelNotFoundError: 404,
     AuthenticationError: 401,
@@ -93,6 +101,7 @@ _TYPES = {
     403: "permission_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    409: "invalid_request_error",
     413: "invalid_request_error",
     422: "invalid_request_error",
     503: "service_unavailable_error",

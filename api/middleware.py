@@ -7,6 +7,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import error_response
 
 MAX_BODY_BYTES = 64 * 1024
+# Article uploads (POST/PUT /documents): four times RAG_MAX_ARTICLE_BYTES' 2 MiB default, as
+# JSON escapes can triple non-ASCII text; the article's own size is checked by the library.
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+UPLOAD_PATH = "/documents"
 
 
 class BodySizeLimit:
@@ -18,14 +22,19 @@ class BodySizeLimit:
     the app would turn an overflow into FastAPI's generic 400.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, upload_bytes: int = MAX_UPLOAD_BYTES
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = scope["method"] in ("POST", "PUT") and scope["path"].startswith(UPLOAD_PATH)
+        limit = self.upload_bytes if upload else self.max_bytes
         declared = dict(scope.get("headers", ())).get(b"content-length")
         if declared is not None:
             try:
@@ -33,8 +42,8 @@ class BodySizeLimit:
             except ValueError:
                 await self._reject(scope, receive, send, 400, "Invalid Content-Length header.")
                 return
-            if length > self.max_bytes:
-                await self._reject_too_large(scope, receive, send)
+            if length > limit:
+                await self._reject_too_large(scope, receive, send, limit)
                 return
 
         parts: list[bytes] = []
@@ -45,8 +54,8 @@ class BodySizeLimit:
                 return  # the client is gone: nothing to answer
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._reject_too_large(scope, receive, send)
+            if size > limit:
+                await self._reject_too_large(scope, receive, send, limit)
                 return
             parts.append(chunk)
             if not message.get("more_body", False):
@@ -63,13 +72,15 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _reject_too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _reject_too_large(
+        self, scope: Scope, receive: Receive, send: Send, limit: int
+    ) -> None:
         await self._reject(
             scope,
             receive,
             send,
             413,
-            f"The request body is larger than the {self.max_bytes}-byte limit.",
+            f"The request body is larger than the {limit}-byte limit.",
             "request_too_large",
         )
 

@@ -62,7 +62,7 @@ class Pipeline:
         embedder = embedder or load_embedder(settings, reporter)
         annotator = Annotator().load()
         if rebuild:
-            index = build_index(settings, embedder, reporter, annotator)
+            index = build_index(settings, embedder, reporter, annotator, reuse=False)
         else:
             index = ensure_index(settings, embedder, reporter, annotator)
         return cls.from_index(settings, embedder, annotator, index, answerer)

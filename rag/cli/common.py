@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from rag.errors import (
+    ArticleTooLargeError,
     DatasetError,
+    DocumentExistsError,
+    InvalidArticleError,
     InvalidQuestionError,
     InvalidSpanError,
     RagError,
@@ -31,6 +34,9 @@ EXIT_CODES: dict[type[BaseException], int] = {
     UnknownDocumentError: EXIT_USAGE,
     InvalidSpanError: EXIT_USAGE,
     DatasetError: EXIT_USAGE,
+    InvalidArticleError: EXIT_USAGE,
+    ArticleTooLargeError: EXIT_USAGE,
+    DocumentExistsError: EXIT_USAGE,
 }
 
 

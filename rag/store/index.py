@@ -74,10 +74,12 @@ def build_index(
     embedder: Embedder,
     reporter: Reporter | None = None,
     annotator: Annotator | None = None,
+    reuse: bool = True,
 ) -> LoadedIndex:
-    """Build from the seeds into a new folder, then switch CURRENT to it atomically."""
+    """Build from the articles into a new folder, then switch CURRENT to it atomically;
+    `reuse=False` recomputes every article instead of copying unchanged ones."""
     with build_lock(settings.index_dir):
-        return _build_locked(settings, embedder, reporter or LogReporter(), annotator)
+        return _build_locked(settings, embedder, reporter or LogReporter(), annotator, reuse)
 
 
 def _build_locked(
@@ -85,15 +87,15 @@ def _build_locked(
     embedder: Embedder,
     reporter: Reporter,
     annotator: Annotator | None,
-    sources: list[Source] | None = None,
+    reuse: bool = True,
 ) -> LoadedIndex:
     """Build into a new folder and switch CURRENT to it; the caller holds the build lock.
     Articles unchanged since the live build are copied from it, not recomputed."""
     started = time.perf_counter()
     annotator = annotator or Annotator()
-    sources = sources if sources is not None else load_sources(settings)
+    sources = load_sources(settings)
     manifest = expected_manifest(settings, embedder, sources, annotator)
-    previous = _reusable_build(settings, manifest)
+    previous = _reusable_build(settings, manifest) if reuse else None
     plan = _plan(sources, previous, settings)
     with reporter.step(f"indexing {len(sources)} articles") as step:
         sentences, chunks = plan.sentences, plan.chunks

@@ -66,7 +66,10 @@ def test_bylines_and_author_notes_are_sentences_with_their_role() -> None:
 
 
 def test_furniture_spans_cover_the_banner_lines_exactly() -> None:
-    text = "Headline here\n\n  • Oops!\n    Something went wrong.\nReal prose sentence here, long enough to count.\n"
+    text = (
+        "Headline here\n\n  • Oops!\n    Something went wrong.\n"
+        "Real prose sentence here, long enough to count.\n"
+    )
     layout = analyse_page(text)
     excluded = "".join(text[s:e] for s, e in layout.junk())
     assert "Oops!" in excluded and "Something went wrong." in excluded
