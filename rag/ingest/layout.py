@@ -88,6 +88,11 @@ _FOOTER = re.compile(
     r"since \d{4}|terms of (?:use|service)|privacy policy",
     _I,
 )
+_NAV_WORDS = re.compile(
+    r"^\W*(?:skip to (?:main )?(?:content|navigation)|skip navigation|menu|search|"
+    r"back to top|main menu|toggle navigation|home)\W*$",
+    _I,
+)
 _BIO_HEAD = re.compile(r"^\W*about (?:the|this) (?:author|writer|reporter)s?\b\W*", _I)
 _SEPARATORS = re.compile(r"\s+[|>/›»]\s+|\s*\|\s*|\s{3,}|\s->\s")
 # "By Jane Q. Doe and John Roe": each name two to four capitalised words.
@@ -209,6 +214,8 @@ def _furniture(line: str) -> Role | None:
         return Role.WIDGET
     if _RELATED_HEAD.match(s):
         return Role.RELATED
+    if _NAV_WORDS.match(s):
+        return Role.NAVIGATION
     if _ACCOUNT.search(s) and _words(s) <= 16 and not _TERMINAL.search(s.rstrip("!")):
         return Role.ACCOUNT
     return None
