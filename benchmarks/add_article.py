@@ -1,13 +1,13 @@
 """Time to add one article to a running server until it is answerable.
 
 A real `rag serve` (ONNX model) over the seeds; each corpus-dev article is added in turn, and
-for each the clock runs from sending it to the first /ask answer that cites it:
+for each the clock runs from sending it to the first /ask answer that draws on it:
 - over HTTP: POST /documents (the server embeds, annotates, builds and swaps in the new index,
   then answers 201) followed by one /ask;
-"Answerable" means the article is among the passages /ask retrieves for a question its text
-answers (from eval/corpus-dev/questions.jsonl); whether the answer then cites it is shown too.
 - from another process: `rag add PATH` in a shell (which loads the model itself) until the
   server, polling CURRENT every RAG_RELOAD_POLL_SECONDS, answers from it.
+"Answerable" means the article is among the passages /ask retrieves for a question its text
+answers (from eval/corpus-dev/questions.jsonl); whether the answer then cites it is shown too.
 Also reports how many chunks each add embedded (only the new article's: incremental build).
 
 Usage: python benchmarks/add_article.py [--quick]

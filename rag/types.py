@@ -43,9 +43,12 @@ class Role(StrEnum):
     BODY = "body"
 
 
-# Roles whose lines are indexed as sentences: the article's prose, and who wrote it (so
+# Roles whose lines may be indexed as sentences: the article's prose, and who wrote it (so
 # "who wrote this?" is answerable). Every other role is page furniture, never quoted.
 INDEXED_ROLES = frozenset({Role.BODY, Role.BYLINE, Role.AUTHOR_BIO})
+# What is indexed while RAG_INDEX_AUTHOR_LINES is off (the default until the answer stage
+# is trained with sentence roles): the prose alone.
+BODY_ROLES = frozenset({Role.BODY})
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from rag.errors import SeedReadError, SeedsNotFoundError
 from rag.ingest.layout import analyse_page, lines_of
-from rag.types import INDEXED_ROLES, Document, Span
+from rag.settings import Settings
+from rag.types import BODY_ROLES, INDEXED_ROLES, Document, Role, Span
 
 if TYPE_CHECKING:
     from rag.ingest.sources import Source
@@ -113,13 +114,13 @@ def load_sidecar(seeds_dir: Path) -> dict[str, SidecarEntry]:
     return entries
 
 
-def load_document(source: Source) -> Document:
+def load_document(source: Source, indexed: frozenset[Role] = BODY_ROLES) -> Document:
     """Roles of every line, and the metadata: what the user or the sidecar gave first, then
     what an HTML page declared (hints), then what the page's lines say."""
     layout = analyse_page(source.text)
     meta, hints = source.meta, source.hints
     roles = tuple(layout.roles)
-    junk = tuple(Span(r.start, r.end) for r in roles if r.role not in INDEXED_ROLES)
+    junk = tuple(Span(r.start, r.end) for r in roles if r.role not in indexed)
     date = meta.date or _iso(hints.date) or layout.dates.published
     return Document(
         doc_id=source.doc_id,
@@ -136,6 +137,11 @@ def load_document(source: Source) -> Document:
         roles=roles,
         source=source.origin,
     )
+
+
+def indexed_roles(settings: Settings) -> frozenset[Role]:
+    """The line roles indexed as sentences under these settings."""
+    return INDEXED_ROLES if settings.index_author_lines else BODY_ROLES
 
 
 def _iso(value: str | None) -> str | None:
@@ -165,7 +171,7 @@ def _fallback_title(text: str, junk: tuple[Span, ...]) -> str:
     return "(untitled)"
 
 
-def load_corpus(seeds_dir: Path) -> list[Document]:
+def load_corpus(seeds_dir: Path, indexed: frozenset[Role] = BODY_ROLES) -> list[Document]:
     """The seed articles of a folder, analysed (the index loads seeds and library together,
     through rag.ingest.sources.load_sources)."""
     from rag.ingest.sources import Hints, Source
@@ -175,5 +181,5 @@ def load_corpus(seeds_dir: Path) -> list[Document]:
     for path in seed_files(seeds_dir):
         text, digest = read_article(path)
         meta = sidecar.get(path.name) or SidecarEntry()
-        out.append(load_document(Source(path.name, text, digest, meta, Hints(), "seed")))
+        out.append(load_document(Source(path.name, text, digest, meta, Hints(), "seed"), indexed))
     return out

@@ -32,8 +32,9 @@ def role_regions(doc: Document) -> list[tuple[Span, Role]]:
         return [(region, Role.BODY) for region in _between_junk(doc)]
     out: list[tuple[Span, Role]] = []
     previous: RoleSpan | None = None
+    excluded = {(j.start, j.end) for j in doc.junk}
     for span in doc.roles:
-        if span.role not in INDEXED_ROLES:
+        if span.role not in INDEXED_ROLES or (span.start, span.end) in excluded:
             previous = None
             continue
         if previous is not None and previous.role is span.role and out:

@@ -32,7 +32,7 @@ from rag.embed import Embedder
 from rag.errors import IndexCorruptedError, IndexMismatchError, SeedReadError
 from rag.files import atomic_write, fsync_dir
 from rag.ingest.chunk import chunk_sentences
-from rag.ingest.corpus import load_document
+from rag.ingest.corpus import indexed_roles, load_document
 from rag.ingest.sentences import sentences_of
 from rag.ingest.sources import Source, load_sources
 from rag.progress import LogReporter, Reporter
@@ -46,7 +46,7 @@ from rag.store.layout import (
     switch_current,
 )
 from rag.store.manifest import ARTICLES, MANIFEST, differences, expected_manifest
-from rag.types import INDEXED_ROLES, Chunk, Document, Role, RoleSpan, Sentence, Span
+from rag.types import Chunk, Document, Role, RoleSpan, Sentence, Span
 
 log = logging.getLogger(__name__)
 
@@ -238,6 +238,7 @@ class _Plan:
 def _plan(sources: list[Source], previous: _Reusable | None, settings: Settings) -> _Plan:
     """Documents, sentences and chunks of the new build, each noting where it is copied from."""
     plan = _Plan([], [], [], [], [])
+    indexed = indexed_roles(settings)
     old_sentences: dict[str, list[Sentence]] = {}
     old_chunks: dict[str, list[Chunk]] = {}
     if previous:
@@ -247,7 +248,9 @@ def _plan(sources: list[Source], previous: _Reusable | None, settings: Settings)
             old_chunks.setdefault(chunk.doc_id, []).append(chunk)
     for source in sources:
         if previous and previous.keys.get(source.doc_id) == source.key:
-            plan.documents.append(_document_from_meta(source, previous.documents[source.doc_id]))
+            plan.documents.append(
+                _document_from_meta(source, previous.documents[source.doc_id], indexed)
+            )
             renumber: dict[int, int] = {}
             for old in old_sentences.get(source.doc_id, []):
                 renumber[old.sent_id] = len(plan.sentences)
@@ -258,7 +261,7 @@ def _plan(sources: list[Source], previous: _Reusable | None, settings: Settings)
                 plan.chunks.append(replace(chunk, chunk_id=len(plan.chunks), sentence_ids=ids))
                 plan.chunk_from.append(chunk.chunk_id)
             continue
-        doc = load_document(source)
+        doc = load_document(source, indexed)
         plan.documents.append(doc)
         doc_sentences = sentences_of(doc, first_id=len(plan.sentences))
         doc_chunks = chunk_sentences(
@@ -302,7 +305,7 @@ def _document_meta(doc: Document) -> dict[str, Any]:
     return meta
 
 
-def _document_from_meta(source: Source, meta: dict[str, Any]) -> Document:
+def _document_from_meta(source: Source, meta: dict[str, Any], indexed: frozenset[Role]) -> Document:
     roles = tuple(RoleSpan(s, e, Role(r)) for s, e, r in meta["roles"])
     return Document(
         doc_id=source.doc_id,
@@ -312,7 +315,7 @@ def _document_from_meta(source: Source, meta: dict[str, Any]) -> Document:
         date=meta["date"],
         sort_date=meta["sort_date"],
         date_note=meta["date_note"],
-        junk=tuple(Span(r.start, r.end) for r in roles if r.role not in INDEXED_ROLES),
+        junk=tuple(Span(r.start, r.end) for r in roles if r.role not in indexed),
         sha256=source.sha256,
         authors=tuple(meta["authors"]),
         updated=meta["updated"],
@@ -412,7 +415,10 @@ def load_index(
         )
     try:
         parts = _read_build(build)
-        documents = [_document_from_meta(s, parts.documents[s.doc_id]["meta"]) for s in sources]
+        indexed = indexed_roles(settings)
+        documents = [
+            _document_from_meta(s, parts.documents[s.doc_id]["meta"], indexed) for s in sources
+        ]
     except Exception as exc:  # faiss raises RuntimeError, JSON/KeyError/TypeError for bad records
         raise IndexCorruptedError(f"Index files in {build} are corrupted ({exc}). {fix}") from exc
     if parts.chunk_index.d != embedder.dim:
@@ -451,7 +457,7 @@ def stored_documents(settings: Settings, sources: list[Source]) -> dict[str, Doc
     try:
         stored = json.loads((build / RECORDS).read_text(encoding="utf-8"))["documents"]
         return {
-            s.doc_id: _document_from_meta(s, stored[s.doc_id]["meta"])
+            s.doc_id: _document_from_meta(s, stored[s.doc_id]["meta"], indexed_roles(settings))
             for s in sources
             if stored.get(s.doc_id, {}).get("key") == s.key
         }

@@ -29,7 +29,13 @@ from rag.errors import (
     UnknownDocumentError,
 )
 from rag.files import atomic_write, fsync_dir
-from rag.ingest.corpus import SidecarEntry, load_document, seed_files, sha256_bytes
+from rag.ingest.corpus import (
+    SidecarEntry,
+    indexed_roles,
+    load_document,
+    seed_files,
+    sha256_bytes,
+)
 from rag.ingest.html import extract_html
 from rag.ingest.sentences import sentences_of
 from rag.ingest.sources import (
@@ -149,7 +155,7 @@ def prepare(article: NewArticle, settings: Settings) -> _Prepared:
         hints,
     )
     source = Source(doc_id, text, digest, meta, hints, "library")
-    if not sentences_of(load_document(source)):
+    if not sentences_of(load_document(source)):  # body prose, whatever else is indexed
         raise InvalidArticleError(
             f"{what}no article prose: every line looks like page furniture (navigation, "
             "banners, headings)."
@@ -292,4 +298,5 @@ def list_documents(settings: Settings) -> list[Document]:
     the live index where an article is unchanged, else from analysing it now."""
     sources = load_sources(settings)
     stored = stored_documents(settings, sources)
-    return [stored.get(s.doc_id) or load_document(s) for s in sources]
+    indexed = indexed_roles(settings)
+    return [stored.get(s.doc_id) or load_document(s, indexed) for s in sources]

@@ -40,6 +40,7 @@ def expected_manifest(
             "sentences": settings.chunk_sentences,
             "overlap": settings.chunk_overlap,
             "segmenter": "pysbd",
+            "author_lines": settings.index_author_lines,
         },
         "index_settings": {"hnsw_threshold": settings.hnsw_threshold},
         # sentence annotations are stored with the index; the answer model reads them

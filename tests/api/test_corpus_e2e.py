@@ -209,7 +209,7 @@ def test_kill_9_mid_add_leaves_the_old_or_the_new_state(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_real_model_answers_from_an_added_article_then_stops(tmp_path: Path) -> None:
-    env = corpus_env(tmp_path, backend="onnx")
+    env = {**corpus_env(tmp_path, backend="onnx"), "RAG_INDEX_AUTHOR_LINES": "true"}
     with running_server(tmp_path / "server.log", env, timeout=600) as base:
         created = httpx.post(
             f"{base}/documents",

@@ -40,7 +40,8 @@ FURNITURE_MARKERS = [
     "Foreign Policy’s Jack Detsch",  # bullet clutter at the end of 001
     "The concerns within NATO about a potential Trump re-election",  # bullet summary in 004
 ]
-# Bylines and author notes are indexed, with their role, so questions about authors work.
+# With RAG_INDEX_AUTHOR_LINES, bylines and author notes are indexed with their role, so
+# questions about authors work; by default only the prose is.
 AUTHOR_MARKERS = [
     "is Brussels Bureau Chief",
     "national security correspondent",
@@ -50,13 +51,16 @@ AUTHOR_MARKERS = [
 
 def test_page_furniture_never_reaches_sentences_or_chunks() -> None:
     sentences, chunks = chunk_corpus(load_corpus(SEEDS), 3, 1)
+    for marker in AUTHOR_MARKERS:  # by default
+        assert not any(marker in s.text for s in sentences), marker
+    sentences, chunks = chunk_corpus(load_corpus(SEEDS, INDEXED_ROLES), 3, 1)
     for marker in FURNITURE_MARKERS:
         assert not any(marker in s.text for s in sentences), marker
         assert not any(marker in c.text for c in chunks), marker
 
 
 def test_bylines_and_author_notes_are_sentences_with_their_role() -> None:
-    sentences, chunks = chunk_corpus(load_corpus(SEEDS), 3, 1)
+    sentences, chunks = chunk_corpus(load_corpus(SEEDS, INDEXED_ROLES), 3, 1)
     for marker in AUTHOR_MARKERS:
         found = [s for s in sentences if marker in s.text]
         assert found and all(s.role in (Role.BYLINE, Role.AUTHOR_BIO) for s in found), marker

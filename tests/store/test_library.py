@@ -46,7 +46,9 @@ def _article(text: str = ARTICLE, **kw: object) -> NewArticle:
     return NewArticle(text.encode(), **kw)  # type: ignore[arg-type]
 
 
-def test_add_indexes_only_the_new_article(settings: Settings, library: Library) -> None:
+def test_add_indexes_only_the_new_article(settings: Settings) -> None:
+    settings = settings.model_copy(update={"index_author_lines": True})
+    library = Library(settings, CountingEmbedder(), Annotator().load())
     ensure_index(settings, FakeEmbedder())
     result = library.add([_article(doc_id="quillon.txt")])
     embedder = library.embedder
@@ -165,6 +167,12 @@ def test_a_failed_build_puts_the_old_catalog_back(
     assert (settings.library_dir / "catalog.json").read_bytes() == catalog
     monkeypatch.undo()
     assert load_index(settings, FakeEmbedder()).path == before.path
+
+
+def test_author_lines_are_left_out_by_default(settings: Settings, library: Library) -> None:
+    index = library.add([_article(doc_id="quillon.txt")]).index
+    assert {s.role for s in index.sentences} == {Role.BODY}
+    assert index.documents["quillon.txt"].authors == ("Mirela Quast",)
 
 
 def test_a_seed_update_shadows_the_seed_file(settings: Settings, library: Library) -> None:
