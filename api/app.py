@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import ValidationError
 
-from api.deps import ERRORS, Service, require_api_key
+from api.deps import ERRORS, Service, require_api_key, watch_index
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.middleware import MAX_BODY_BYTES, BodySizeLimit, SecurityHeaders, TrustedHosts
@@ -38,7 +38,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     service: Service = app.state.service
     if service.pipeline is None:  # in a worker thread: loading takes seconds
         await anyio.to_thread.run_sync(service.load)
-    yield
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(watch_index, service)  # builds made by `rag add` in another process
+        yield
+        tasks.cancel_scope.cancel()
 
 
 def _environment_settings() -> Settings | None:

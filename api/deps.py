@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar, cast
 
 import anyio.to_thread
@@ -23,9 +24,12 @@ from api.auth import key_matches
 from api.errors import AuthenticationError, ServiceUnavailableError, error_code
 from api.schemas import ErrorResponse
 from rag.embed import SerializedEmbedder, load_embedder
-from rag.errors import RagError
+from rag.errors import RagError, WritesDisabledError
 from rag.pipeline import Pipeline
 from rag.settings import Settings, describe_settings_error
+from rag.store import LoadedIndex, load_index
+from rag.store.layout import current_build
+from rag.store.library import Library, WriteResult
 
 log = logging.getLogger("uvicorn.error")
 
@@ -44,6 +48,55 @@ class Service:
     reason: str | None = None
     error: str | None = None
     load_seconds: float | None = None
+    # One write (or reload) at a time in this process; other processes wait on the build lock.
+    _writes: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _unloadable: str | None = field(default=None, repr=False)  # a build that failed to load
+
+    def write(self, change: Callable[[Library], WriteResult]) -> WriteResult:
+        """Apply a corpus change (add, update, delete) and serve its result at once: the new
+        pipeline is swapped in whole, so a request sees the old corpus or the new, never a mix
+        (each request reads `pipeline` once)."""
+        pipeline = self._ready()
+        with self._writes:
+            result = change(Library(pipeline.settings, pipeline.embedder, pipeline.analyzer))
+            self._swap(result.index)
+        return result
+
+    def refresh(self) -> bool:
+        """Swap in the live build when another process (`rag add`) changed it; True if it did.
+        A build that does not load yet (its articles changed again meanwhile) is retried on
+        the next call."""
+        pipeline = self.pipeline
+        if pipeline is None:
+            return False
+        live = current_build(pipeline.settings.index_dir)
+        if live is None or live == pipeline.index.path or not self._writes.acquire(blocking=False):
+            return False
+        try:
+            if self.pipeline is not pipeline:  # a write of our own got there first
+                return False
+            index = load_index(pipeline.settings, pipeline.embedder, pipeline.analyzer)
+            self._swap(index)
+        except RagError as exc:
+            if self._unloadable != live.name:
+                log.info("rag: not reloading %s yet: %s", live.name, exc)
+                self._unloadable = live.name
+            return False
+        finally:
+            self._writes.release()
+        log.info("rag: reloaded the index %s (%s documents)", index.path.name, len(index.documents))
+        return True
+
+    def _swap(self, index: LoadedIndex) -> None:
+        old = self._ready()
+        self.pipeline = Pipeline.from_index(
+            old.settings, old.embedder, old.analyzer, index, old.answerer_factory
+        )
+
+    def _ready(self) -> Pipeline:
+        if self.pipeline is None:
+            raise ServiceUnavailableError(self.error or "The service has not finished loading.")
+        return self.pipeline
 
     def load(self) -> None:
         started = time.perf_counter()
@@ -73,6 +126,18 @@ class Service:
             )
             return
         log.error("rag: the service is not ready: %s", self.error)
+
+
+async def watch_index(service: Service) -> None:
+    """Poll the index's CURRENT pointer and swap in builds made by other processes; runs for
+    the server's lifetime (cancelled at shutdown)."""
+    interval = service.settings.reload_poll_seconds if service.settings else 1.0
+    while True:
+        await anyio.sleep(interval)
+        try:
+            await anyio.to_thread.run_sync(service.refresh)
+        except Exception:  # never let the watcher die: log and keep watching
+            log.exception("rag: index reload failed")
 
 
 async def get_service(request: Request) -> Service:
@@ -116,6 +181,18 @@ async def require_api_key(
         raise AuthenticationError("Missing API key: send the header 'Authorization: Bearer <key>'.")
     if not key_matches(credentials.credentials, expected):
         raise AuthenticationError("Invalid API key.")
+
+
+async def require_write_access(settings: Annotated[Settings, Depends(get_settings)]) -> None:
+    """Writes need the API key (checked by `require_api_key` on every route); with no key
+    configured they are refused unless RAG_ALLOW_UNAUTHENTICATED_WRITES says otherwise."""
+    if settings.api_key or settings.allow_unauthenticated_writes:
+        return
+    raise WritesDisabledError(
+        "Changing the articles needs an API key: start the server with RAG_API_KEY set and "
+        "send 'Authorization: Bearer <key>' (or set RAG_ALLOW_UNAUTHENTICATED_WRITES=true on a "
+        "trusted machine)."
+    )
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

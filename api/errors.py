@@ -21,9 +21,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.auth import is_authenticated
 from api.schemas import ErrorBody, ErrorResponse
 from rag.errors import (
+    ArticleTooLargeError,
     DatasetError,
+    DocumentExistsError,
     IndexCorruptedError,
     IndexMismatchError,
+    InvalidArticleError,
     InvalidQuestionError,
     InvalidSpanError,
     InvalidTextError,
@@ -33,6 +36,7 @@ from rag.errors import (
     SeedReadError,
     SeedsNotFoundError,
     UnknownDocumentError,
+    WritesDisabledError,
     lookup,
 )
 
@@ -82,6 +86,10 @@ STATUS: dict[type[BaseException], int] = {
     InvalidSpanError: 422,
     InvalidChatError: 422,
     DatasetError: 422,
+    InvalidArticleError: 422,
+    ArticleTooLargeError: 413,
+    DocumentExistsError: 409,
+    WritesDisabledError: 403,
     UnknownDocumentError: 404,
     ModelNotFoundError: 404,
     AuthenticationError: 401,
@@ -105,6 +113,7 @@ _TYPES = {
     403: "permission_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    409: "invalid_request_error",
     413: "invalid_request_error",
     422: "invalid_request_error",
     503: "service_unavailable_error",

@@ -11,6 +11,10 @@ MAX_BODY_BYTES = 64 * 1024
 # nginx's name for "the client closed the connection before the response" (never sent: only
 # the metrics see it, as a 4xx rather than the 500 they assume when no response starts).
 CLIENT_CLOSED = 499
+# Article uploads (POST/PUT /documents): four times RAG_MAX_ARTICLE_BYTES' 2 MiB default, as
+# JSON escapes can triple non-ASCII text; the article's own size is checked by the library.
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+UPLOAD_PATH = "/documents"
 
 
 class BodySizeLimit:
@@ -25,16 +29,23 @@ class BodySizeLimit:
     """
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, body_timeout: float = 20.0
+        self,
+        app: ASGIApp,
+        max_bytes: int = MAX_BODY_BYTES,
+        body_timeout: float = 20.0,
+        upload_bytes: int = MAX_UPLOAD_BYTES,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.body_timeout = body_timeout
+        self.upload_bytes = upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = scope["method"] in ("POST", "PUT") and scope["path"].startswith(UPLOAD_PATH)
+        limit = self.upload_bytes if upload else self.max_bytes
         declared = dict(scope.get("headers", ())).get(b"content-length")
         if declared is not None:
             try:
@@ -42,8 +53,8 @@ class BodySizeLimit:
             except ValueError:
                 await self._reject(scope, receive, send, 400, "Invalid Content-Length header.")
                 return
-            if length > self.max_bytes:
-                await self._reject_too_large(scope, receive, send)
+            if length > limit:
+                await self._reject_too_large(scope, receive, send, limit)
                 return
 
         parts: list[bytes] = []
@@ -61,8 +72,8 @@ class BodySizeLimit:
                     return
                 chunk = message.get("body", b"")
                 size += len(chunk)
-                if size > self.max_bytes:
-                    await self._reject_too_large(scope, receive, send)
+                if size > limit:
+                    await self._reject_too_large(scope, receive, send, limit)
                     return
                 parts.append(chunk)
                 if not message.get("more_body", False):
@@ -89,13 +100,15 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _reject_too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _reject_too_large(
+        self, scope: Scope, receive: Receive, send: Send, limit: int
+    ) -> None:
         await self._reject(
             scope,
             receive,
             send,
             413,
-            f"The request body is larger than the {self.max_bytes}-byte limit.",
+            f"The request body is larger than the {limit}-byte limit.",
             "request_too_large",
         )
 

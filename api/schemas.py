@@ -102,6 +102,34 @@ class DocumentSummary(BaseModel):
     date_note: str | None = Field(description="Human wording for an inferred date.")
     length: int = Field(description="Length of the article text in characters.")
     chunk_count: int
+    authors: list[str] = Field(default_factory=list, description="From the byline.")
+    updated: str | None = Field(None, description="ISO date of an 'Updated ...' line.")
+    source: Literal["seed", "library"] = Field(
+        "seed", description="A seed file, or an article added with POST /documents / rag add."
+    )
+
+
+class DocumentIn(BaseModel):
+    """An article to add (POST /documents) or the new version of one (PUT)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(description="The article: plain text, or an HTML page with format=html.")
+    doc_id: str | None = Field(
+        None, description="Id to store it under (POST only); default: derived from the text."
+    )
+    title: str | None = Field(None, max_length=500)
+    date: str | None = Field(None, description="Publication date, YYYY-MM-DD.")
+    outlet: str | None = Field(None, max_length=200)
+    format: Literal["text", "html"] = "text"
+
+
+class DocumentWritten(BaseModel):
+    doc_id: str
+    title: str
+    outlet: str | None
+    date: str | None
+    index_version: str = Field(description="The index build now served (GET /health).")
 
 
 class TextRange(BaseModel):
@@ -149,6 +177,7 @@ class Health(HealthStatus):
     chunks: int
     sentences: int
     index_type: str | None
+    index_version: str = Field(description="The live index build; changes with every write.")
     index_built_at: str | None
     index_rag_version: str | None
     load_seconds: float | None = Field(description="Model + index loading time at start-up.")

@@ -57,6 +57,22 @@ class MissingDependencyError(RagError):
     """An optional package (an extra such as `nato-rag[eval]`) is not installed."""
 
 
+class InvalidArticleError(RagError):
+    """An article that cannot be stored: empty, not UTF-8 text, binary, or not a usable page."""
+
+
+class ArticleTooLargeError(RagError):
+    """An article over RAG_MAX_ARTICLE_BYTES."""
+
+
+class DocumentExistsError(RagError):
+    """Adding an article under an id that is already in the corpus."""
+
+
+class WritesDisabledError(RagError):
+    """A write over HTTP with no API key configured and unauthenticated writes not allowed."""
+
+
 T = TypeVar("T")
 
 

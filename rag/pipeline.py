@@ -45,6 +45,8 @@ class Pipeline:
     retriever: HybridRetriever
     analyzer: Annotator  # question analysis, once per question
     answerer: Answerer
+    # how `answerer` was made, so a reloaded pipeline builds the same kind of answer stage
+    answerer_factory: Callable[[LoadedIndex, HybridRetriever], Answerer] | None = None
 
     @classmethod
     def load(
@@ -65,9 +67,22 @@ class Pipeline:
         embedder = embedder or load_embedder(settings, reporter)
         annotator = Annotator().load()
         if rebuild:
-            index = build_index(settings, embedder, reporter, annotator)
+            index = build_index(settings, embedder, reporter, annotator, reuse=False)
         else:
             index = ensure_index(settings, embedder, reporter, annotator)
+        return cls.from_index(settings, embedder, annotator, index, answerer)
+
+    @classmethod
+    def from_index(
+        cls,
+        settings: Settings,
+        embedder: Embedder,
+        annotator: Annotator,
+        index: LoadedIndex,
+        answerer: Callable[[LoadedIndex, HybridRetriever], Answerer] | None = None,
+    ) -> Pipeline:
+        """A pipeline over an index already loaded (or just built), reusing a loaded model
+        and annotator: what a server swaps in after a write, in a fraction of a second."""
         lexicon = Lexicon.from_texts(s.text for s in index.sentences)
         retriever = HybridRetriever.from_index(index, embedder, settings, lexicon)
         if answerer:
@@ -75,7 +90,7 @@ class Pipeline:
         else:
             model = AnswerModel.load(settings.answer_model_path)
             stage = LearnedAnswerer.from_index(index, lexicon, annotator, model)
-        return cls(settings, embedder, index, lexicon, retriever, annotator, stage)
+        return cls(settings, embedder, index, lexicon, retriever, annotator, stage, answerer)
 
     def search(self, query: str, top_k: int | None = None) -> list[Passage]:
         query = validate_question(query, self.settings)

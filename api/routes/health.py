@@ -46,6 +46,7 @@ async def health(request: Request, service: ServiceDep) -> Health | HealthStatus
         chunks=len(pipeline.index.chunks),
         sentences=len(pipeline.index.sentences),
         index_type=manifest.get("index", {}).get("type"),
+        index_version=pipeline.index.path.name,
         index_built_at=manifest.get("built_at"),
         index_rag_version=manifest.get("rag_version"),
         load_seconds=service.load_seconds,

@@ -9,6 +9,7 @@ import click
 from rag.cli.ask import ask, search
 from rag.cli.chat import chat
 from rag.cli.common import EXIT_INTERRUPTED, debug_enabled, exit_code, fail
+from rag.cli.corpus import add, list_command, remove
 from rag.cli.eval import eval_command
 from rag.cli.index import index
 from rag.cli.serve import serve
@@ -40,7 +41,7 @@ def cli() -> None:
     """Cited answers from news articles about NATO's arrangements for aid to Ukraine."""
 
 
-for command in (ask, chat, search, index, serve, eval_command, train):
+for command in (ask, chat, search, index, add, remove, list_command, serve, eval_command, train):
     cli.add_command(command)
 
 

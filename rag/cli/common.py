@@ -9,7 +9,10 @@ import click
 from pydantic import ValidationError
 
 from rag.errors import (
+    ArticleTooLargeError,
     DatasetError,
+    DocumentExistsError,
+    InvalidArticleError,
     InvalidQuestionError,
     InvalidSpanError,
     InvalidTextError,
@@ -34,6 +37,9 @@ EXIT_CODES: dict[type[BaseException], int] = {
     UnknownDocumentError: EXIT_USAGE,
     InvalidSpanError: EXIT_USAGE,
     DatasetError: EXIT_USAGE,
+    InvalidArticleError: EXIT_USAGE,
+    ArticleTooLargeError: EXIT_USAGE,
+    DocumentExistsError: EXIT_USAGE,
 }
 
 

@@ -9,7 +9,7 @@ from rag.cli.common import load_pipeline, load_settings
 
 @click.command()
 def index() -> None:
-    """Build (or rebuild) the index from the seeds folder."""
+    """Rebuild the index from scratch from the seeds and the added articles."""
     settings = load_settings()
     pipeline = load_pipeline(settings, rebuild=True)
     m = pipeline.index.manifest

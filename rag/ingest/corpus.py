@@ -1,5 +1,6 @@
-"""Load the seed articles byte-exact, read their metadata (from the text or the sidecar
-seeds/metadata.json) and mark page junk as excluded spans without touching offsets."""
+"""Load articles byte-exact and analyse them: a role for every line (rag/ingest/layout.py),
+metadata from the page, overridden by the sidecar seeds/metadata.json or what the user gave,
+and the furniture as excluded spans, without touching offsets."""
 
 from __future__ import annotations
 
@@ -8,47 +9,20 @@ import json
 import re
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from rag.errors import SeedReadError, SeedsNotFoundError
+from rag.ingest.layout import analyse_page, lines_of
+from rag.settings import Settings
 from rag.text.valid import text_problem
-from rag.text.wordlists import MONTH_NAMES
-from rag.types import Document, Span
+from rag.types import BODY_ROLES, INDEXED_ROLES, Document, Role, Span
+
+if TYPE_CHECKING:
+    from rag.ingest.sources import Source
 
 METADATA_FILE = "metadata.json"
-
-_BANNER = re.compile(
-    r"oops!|something went wrong|please try again later|enable javascript|"
-    r"sign up for|subscribe to|advertisement|cookie",
-    re.IGNORECASE,
-)
-_BULLET = re.compile(r"^\s*[•\-*–·▪]\s+")
-# "By Jane Q. Doe and John Roe": each name two to four capitalised words, nothing after.
-_PERSON = r"[A-Z][\w'’-]*\.?(?:\s+[A-Z][\w'’-]*\.?){1,3}"
-_BYLINE = re.compile(rf"^\s*By\s+(?P<names>{_PERSON}(?:(?:\s*,\s*|\s+and\s+){_PERSON})*)\s*$")
-_DATELINE = re.compile(rf"^\s*(?P<date>(?:{'|'.join(MONTH_NAMES)})\s+\d{{1,2}},\s+\d{{4}})\s*$")
-# A short line ending like this is a sentence broken across lines, not a heading.
-_DANGLING = re.compile(
-    r"\b(?:that|and|or|but|the|a|an|of|to|in|on|for|with|by|as|at|from|which|who|is|are|was)$",
-    re.IGNORECASE,
-)
-_TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*\s*$|[\"”]\s*$")
-_ROLE = re.compile(
-    r"\b(correspondent|editor|reporter|bureau chief|columnist|journalist|contributor|"
-    r"staff writer|author of)\b",
-    re.IGNORECASE,
-)
-_NAME_IS = re.compile(r"^\s*(?P<name>(?:[A-Z][\w'’-]*\.?\s){1,3}[A-Z][\w'’-]+)\s+is\s+")
-KNOWN_OUTLETS = (
-    "The Wall Street Journal",
-    "Semafor",
-    "Reuters",
-    "Associated Press",
-    "Politico",
-    "The New York Times",
-    "Financial Times",
-)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -74,7 +48,7 @@ def _read_bytes(path: Path) -> bytes:
         raise SeedReadError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
 
 
-def _read_text(path: Path) -> tuple[str, str]:
+def read_article(path: Path) -> tuple[str, str]:
     data = _read_bytes(path)
     try:
         # newline="" semantics: offsets must match Python's view of the UTF-8 text exactly.
@@ -126,7 +100,7 @@ class SidecarEntry(BaseModel):
         return value
 
 
-def _load_sidecar(seeds_dir: Path) -> dict[str, SidecarEntry]:
+def load_sidecar(seeds_dir: Path) -> dict[str, SidecarEntry]:
     sidecar = seeds_dir / METADATA_FILE
     if not sidecar.is_file():
         return {}
@@ -149,101 +123,42 @@ def _load_sidecar(seeds_dir: Path) -> dict[str, SidecarEntry]:
     return entries
 
 
-def _lines(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, line) for every line, end excluding the newline."""
-    out = []
-    pos = 0
-    for raw in text.splitlines(keepends=True):
-        line = raw.rstrip("\r\n")
-        out.append((pos, pos + len(line), line))
-        pos += len(raw)
-    return out
-
-
-def _is_heading(line: str) -> bool:
-    stripped = line.strip()
-    words = stripped.split()
-    return (
-        0 < len(words) <= 16 and not _TERMINAL.search(stripped) and not _DANGLING.search(stripped)
-    )
-
-
-def analyse_layout(text: str) -> tuple[list[Span], dict[str, str]]:
-    """Junk spans and metadata found in the text (title, byline authors, outlet, date).
-
-    Line-based: page junk in news dumps sits on lines of its own (banners, headings,
-    bylines, bullets, biographies), so whole lines are excluded and offsets never move.
-    """
-    lines = _lines(text)
-    junk: list[Span] = []
-    meta: dict[str, str] = {}
-    authors: list[str] = []
-    first_content = True
-    for index, (start, end, line) in enumerate(lines):
-        stripped = line.strip()
-        if not stripped:
-            continue
-        span = Span(start, end)
-        if byline := _BYLINE.match(line):
-            authors = [n.strip() for n in re.split(r"\s+and\s+|,\s*", byline["names"]) if n.strip()]
-            meta["authors"] = ", ".join(authors)
-            junk.append(span)
-        elif dateline := _DATELINE.match(line):
-            try:
-                parsed = datetime.strptime(dateline["date"], "%B %d, %Y").date().isoformat()
-                meta.setdefault("date", parsed)
-            except ValueError:
-                pass  # "February 30, 2024": still a dateline, just not a usable date
-            junk.append(span)
-        elif _BANNER.search(line) or _BULLET.match(line):
-            junk.append(span)
-        elif _is_heading(line):
-            if stripped in KNOWN_OUTLETS:
-                meta.setdefault("outlet", stripped)
-            elif first_content and not _continues(lines, index):
-                meta.setdefault("title", stripped)
-            if not _continues(lines, index):
-                junk.append(span)
-        elif _is_biography(line, authors):
-            junk.append(span)
-        first_content = False
-    return junk, meta
-
-
-def _continues(lines: list[tuple[int, int, str]], index: int) -> bool:
-    """True when the next non-blank line carries on this line's sentence (starts lower-case)."""
-    for _, _, nxt in lines[index + 1 :]:
-        if nxt.strip():
-            return nxt.strip()[0].islower()
-    return False
-
-
-def _is_biography(line: str, authors: list[str]) -> bool:
-    if any(line.strip().startswith(author) for author in authors):
-        return True  # a paragraph that opens with the byline's name is the author's bio
-    match = _NAME_IS.match(line)
-    if not match:
-        return False
-    first_sentence = line.split(". ")[0]
-    return bool(_ROLE.search(first_sentence))
-
-
-def load_document(path: Path, sidecar: SidecarEntry | None = None) -> Document:
-    text, digest = _read_text(path)
-    junk, found = analyse_layout(text)
-    extra = sidecar or SidecarEntry()
-    date = extra.date or found.get("date")
+def load_document(source: Source, indexed: frozenset[Role] = BODY_ROLES) -> Document:
+    """Roles of every line, and the metadata: what the user or the sidecar gave first, then
+    what an HTML page declared (hints), then what the page's lines say."""
+    layout = analyse_page(source.text)
+    meta, hints = source.meta, source.hints
+    roles = tuple(layout.roles)
+    junk = tuple(Span(r.start, r.end) for r in roles if r.role not in indexed)
+    date = meta.date or _iso(hints.date) or layout.dates.published
     return Document(
-        doc_id=path.name,
-        text=text,
-        title=extra.title or found.get("title") or _fallback_title(text, junk),
-        outlet=extra.outlet or found.get("outlet"),
+        doc_id=source.doc_id,
+        text=source.text,
+        title=meta.title or hints.title or layout.title or _fallback_title(source.text, junk),
+        outlet=meta.outlet or hints.site_name or layout.outlet,
         date=date,
-        sort_date=date or extra.sort_date,
-        date_note=extra.date_note,
-        junk=tuple(junk),
-        sha256=digest,
+        sort_date=date or meta.sort_date,
+        date_note=meta.date_note,
+        junk=junk,
+        sha256=source.sha256,
+        authors=tuple(hints.authors or layout.authors),
+        updated=layout.dates.updated,
+        roles=roles,
+        source=source.origin,
     )
+
+
+def indexed_roles(settings: Settings) -> frozenset[Role]:
+    """The line roles indexed as sentences under these settings."""
+    return INDEXED_ROLES if settings.index_author_lines else BODY_ROLES
+
+
+def _iso(value: str | None) -> str | None:
+    """An ISO date from an HTML page's metadata, or None if it is something else."""
+    try:
+        return datetime.strptime(value[:10], "%Y-%m-%d").date().isoformat() if value else None
+    except ValueError:
+        return None
 
 
 def describe_date(doc: Document) -> str | None:
@@ -255,9 +170,9 @@ def describe_date(doc: Document) -> str | None:
     return None
 
 
-def _fallback_title(text: str, junk: list[Span]) -> str:
+def _fallback_title(text: str, junk: tuple[Span, ...]) -> str:
     """No headline: the opening words of the first prose line."""
-    for start, _end, line in _lines(text):
+    for start, _end, line in lines_of(text):
         if line.strip() and not any(j.start <= start < j.end for j in junk):
             words = line.split()
             head = " ".join(words[:12])
@@ -265,6 +180,15 @@ def _fallback_title(text: str, junk: list[Span]) -> str:
     return "(untitled)"
 
 
-def load_corpus(seeds_dir: Path) -> list[Document]:
-    sidecar = _load_sidecar(seeds_dir)
-    return [load_document(p, sidecar.get(p.name)) for p in seed_files(seeds_dir)]
+def load_corpus(seeds_dir: Path, indexed: frozenset[Role] = BODY_ROLES) -> list[Document]:
+    """The seed articles of a folder, analysed (the index loads seeds and library together,
+    through rag.ingest.sources.load_sources)."""
+    from rag.ingest.sources import Hints, Source
+
+    sidecar = load_sidecar(seeds_dir)
+    out = []
+    for path in seed_files(seeds_dir):
+        text, digest = read_article(path)
+        meta = sidecar.get(path.name) or SidecarEntry()
+        out.append(load_document(Source(path.name, text, digest, meta, Hints(), "seed"), indexed))
+    return out

@@ -9,7 +9,7 @@ from functools import lru_cache
 import pysbd
 
 from rag.text.wordlists import TITLE_ABBREVIATIONS
-from rag.types import Document, Sentence, Span
+from rag.types import INDEXED_ROLES, Document, Role, RoleSpan, Sentence, Span
 
 # pysbd keeps "U.S.", "Gen.", "Dec." intact but splits after some titles before a name.
 _TITLE_ABBREVIATION = re.compile(rf"\b(?:{'|'.join(TITLE_ABBREVIATIONS)})\.\s*$")
@@ -21,7 +21,31 @@ def _segmenter() -> pysbd.Segmenter:
 
 
 def prose_regions(doc: Document) -> list[Span]:
-    """Maximal regions of the text between junk spans."""
+    """Regions that are indexed: maximal runs of lines of one indexed role (body, byline,
+    author's note), so a chunk never mixes a byline with the prose; without roles, the text
+    between junk spans."""
+    return [region for region, _role in role_regions(doc)]
+
+
+def role_regions(doc: Document) -> list[tuple[Span, Role]]:
+    if not doc.roles:
+        return [(region, Role.BODY) for region in _between_junk(doc)]
+    out: list[tuple[Span, Role]] = []
+    previous: RoleSpan | None = None
+    excluded = {(j.start, j.end) for j in doc.junk}
+    for span in doc.roles:
+        if span.role not in INDEXED_ROLES or (span.start, span.end) in excluded:
+            previous = None
+            continue
+        if previous is not None and previous.role is span.role and out:
+            out[-1] = (Span(out[-1][0].start, span.end), span.role)
+        else:
+            out.append((Span(span.start, span.end), span.role))
+        previous = span
+    return out
+
+
+def _between_junk(doc: Document) -> list[Span]:
     regions = []
     cursor = 0
     for junk in sorted(doc.junk, key=lambda s: s.start):
@@ -82,7 +106,7 @@ def _paragraph_spans(text: str, region: Span) -> Iterator[Span]:
 
 def sentences_of(doc: Document, first_id: int = 0) -> list[Sentence]:
     out: list[Sentence] = []
-    for region in prose_regions(doc):
+    for region, role in role_regions(doc):
         for para in _paragraph_spans(doc.text, region):
             for span in split_sentences(doc.text[para.start : para.end], para.start):
                 out.append(
@@ -92,6 +116,7 @@ def sentences_of(doc: Document, first_id: int = 0) -> list[Sentence]:
                         span.start,
                         span.end,
                         doc.text[span.start : span.end],
+                        role,
                     )
                 )
     return out

@@ -6,6 +6,10 @@ an exclusive lock, so processes starting together (`rag serve --workers N`) buil
 missing or unreadable CURRENT, or a manifest that differs from the seeds, the model (its
 fingerprint) or the settings, triggers a rebuild (or, with RAG_AUTO_INDEX=false, a clear
 error); damaged index files are reported, never silently replaced.
+
+Builds are incremental: an article whose key (its text hash, given metadata and the layout
+rules, `Source.key`) matches the live build's keeps its roles, metadata, sentences, chunks,
+vectors and annotations; only new or changed articles are analysed, embedded and annotated.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +31,10 @@ from rag.analyze import Annotator, SentenceAnnotation
 from rag.embed import Embedder
 from rag.errors import IndexCorruptedError, IndexMismatchError, SeedReadError
 from rag.files import atomic_write, fsync_dir
-from rag.ingest import chunk_corpus, load_corpus
+from rag.ingest.chunk import chunk_sentences
+from rag.ingest.corpus import indexed_roles, load_document
+from rag.ingest.sentences import sentences_of
+from rag.ingest.sources import Source, load_sources
 from rag.progress import LogReporter, Reporter
 from rag.settings import Settings
 from rag.store.faiss_index import make_faiss_index, read_faiss, stored_vectors, write_faiss
@@ -40,8 +47,8 @@ from rag.store.layout import (
     remove_old_builds,
     switch_current,
 )
-from rag.store.manifest import MANIFEST, differences, expected_manifest
-from rag.types import Chunk, Document, Sentence
+from rag.store.manifest import ARTICLES, MANIFEST, differences, expected_manifest
+from rag.types import Chunk, Document, Role, RoleSpan, Sentence, Span
 
 log = logging.getLogger(__name__)
 
@@ -69,35 +76,66 @@ def build_index(
     embedder: Embedder,
     reporter: Reporter | None = None,
     annotator: Annotator | None = None,
+    reuse: bool = True,
 ) -> LoadedIndex:
-    """Build from the seeds into a new folder, then switch CURRENT to it atomically."""
+    """Build from the articles into a new folder, then switch CURRENT to it atomically;
+    `reuse=False` recomputes every article instead of copying unchanged ones."""
     with build_lock(settings.index_dir):
-        return _build_locked(settings, embedder, reporter or LogReporter(), annotator)
+        return _build_locked(settings, embedder, reporter or LogReporter(), annotator, reuse)
 
 
 def _build_locked(
-    settings: Settings, embedder: Embedder, reporter: Reporter, annotator: Annotator | None
+    settings: Settings,
+    embedder: Embedder,
+    reporter: Reporter,
+    annotator: Annotator | None,
+    reuse: bool = True,
 ) -> LoadedIndex:
+    """Build into a new folder and switch CURRENT to it; the caller holds the build lock.
+    Articles unchanged since the live build are copied from it, not recomputed."""
     started = time.perf_counter()
     annotator = annotator or Annotator()
     if settings.index_dir.is_dir():
         remove_leftovers(settings.index_dir)
-    documents = load_corpus(settings.seeds_dir)
-    with reporter.step(f"indexing {len(documents)} articles") as step:
-        manifest = expected_manifest(settings, embedder, documents, annotator)
-        sentences, chunks = chunk_corpus(
-            documents, settings.chunk_sentences, settings.chunk_overlap
-        )
+    sources = load_sources(settings)
+    manifest = expected_manifest(settings, embedder, sources, annotator)
+    previous = _reusable_build(settings, manifest) if reuse else None
+    plan = _plan(sources, previous, settings)
+    with reporter.step(f"indexing {len(sources)} articles") as step:
+        sentences, chunks = plan.sentences, plan.chunks
         if not chunks:
             raise SeedReadError(
                 f"No article text in {settings.seeds_dir}: the files are empty or every line "
-                "looks like page junk (banners, headings, bylines)."
+                "looks like page furniture (banners, headings, navigation)."
             )
-        chunk_vectors = _encode(embedder, [c.text for c in chunks], settings, "chunks", reporter)
-        sentence_vectors = _encode(
-            embedder, [s.text for s in sentences], settings, "sentences", reporter
+        new_chunks = [i for i, ref in enumerate(plan.chunk_from) if ref is None]
+        new_sentences = [i for i, ref in enumerate(plan.sentence_from) if ref is None]
+        fresh_chunks = _encode(
+            embedder, [chunks[i].text for i in new_chunks], settings, "chunks", reporter
         )
-        annotations = annotator.sentences([s.text for s in sentences])
+        fresh_sentences = _encode(
+            embedder, [sentences[i].text for i in new_sentences], settings, "sentences", reporter
+        )
+        fresh_notes = annotator.sentences([sentences[i].text for i in new_sentences])
+        chunk_vectors = _merge(
+            plan.chunk_from,
+            previous.chunk_vectors if previous else None,
+            new_chunks,
+            fresh_chunks,
+            embedder.dim,
+        )
+        sentence_vectors = _merge(
+            plan.sentence_from,
+            previous.sentence_vectors if previous else None,
+            new_sentences,
+            fresh_sentences,
+            embedder.dim,
+        )
+        old_notes = previous.annotations if previous else []
+        fresh_iter = iter(fresh_notes)
+        annotations = [
+            old_notes[ref] if ref is not None else next(fresh_iter) for ref in plan.sentence_from
+        ]
         chunk_index = make_faiss_index(chunk_vectors, settings)
         sentence_index = make_faiss_index(sentence_vectors, settings)
         build = new_build_folder(settings.index_dir)
@@ -105,6 +143,10 @@ def _build_locked(
             _write_faiss(chunk_index, build / CHUNK_VECTORS)
             _write_faiss(sentence_index, build / SENTENCE_VECTORS)
             records = {
+                "documents": {
+                    d.doc_id: {"key": s.key, "meta": _document_meta(d)}
+                    for s, d in zip(sources, plan.documents, strict=True)
+                },
                 "sentences": [asdict(s) for s in sentences],
                 "chunks": [asdict(c) for c in chunks],
             }
@@ -118,7 +160,10 @@ def _build_locked(
                     "type": type(chunk_index).__name__,
                     "chunks": len(chunks),
                     "sentences": len(sentences),
-                    "documents": len(documents),
+                    "documents": len(sources),
+                    # what this build computed; the rest was copied from the previous build
+                    "embedded_chunks": len(new_chunks),
+                    "embedded_sentences": len(new_sentences),
                 },
                 "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "build_seconds": round(time.perf_counter() - started, 3),
@@ -131,10 +176,12 @@ def _build_locked(
             shutil.rmtree(build, ignore_errors=True)
             raise
         remove_old_builds(settings.index_dir, keep=build.name)
-        step.detail = f"{len(chunks)} passages, {len(sentences)} sentences"
+        step.detail = f"{len(chunks)} passages, {len(sentences)} sentences" + (
+            f" ({len(new_sentences)} new)" if previous else ""
+        )
     return _assemble(
         manifest,
-        documents,
+        plan.documents,
         sentences,
         chunks,
         chunk_index,
@@ -142,6 +189,142 @@ def _build_locked(
         sentence_vectors,
         annotations,
         build,
+    )
+
+
+@dataclass
+class _Reusable:
+    """The parts of the live build an incremental build may copy."""
+
+    keys: dict[str, str]  # doc_id -> Source.key
+    documents: dict[str, dict[str, Any]]  # doc_id -> stored metadata
+    sentences: list[Sentence]
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    annotations: list[SentenceAnnotation]
+
+
+def _reusable_build(settings: Settings, manifest: dict[str, Any]) -> _Reusable | None:
+    """The live build, if it was made with the same model, settings and annotator (only its
+    articles may differ) and reads back whole; None otherwise (then everything is built)."""
+    build = current_build(settings.index_dir)
+    if build is None:
+        return None
+    try:
+        stored = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+        if differences({**stored, ARTICLES: None}, {**manifest, ARTICLES: None}):
+            return None
+        parts = _read_build(build)
+        return _Reusable(
+            keys={k: v["key"] for k, v in parts.documents.items()},
+            documents={k: v["meta"] for k, v in parts.documents.items()},
+            sentences=parts.sentences,
+            chunks=parts.chunks,
+            chunk_vectors=stored_vectors(parts.chunk_index, len(parts.chunks)),
+            sentence_vectors=parts.sentence_vectors,
+            annotations=parts.annotations,
+        )
+    except Exception as exc:  # a damaged previous build: just build everything
+        log.info("Not reusing the build in %s (%s).", build, exc)
+        return None
+
+
+@dataclass
+class _Plan:
+    documents: list[Document]
+    sentences: list[Sentence]
+    chunks: list[Chunk]
+    sentence_from: list[int | None]  # row in the previous build, None when new
+    chunk_from: list[int | None]
+
+
+def _plan(sources: list[Source], previous: _Reusable | None, settings: Settings) -> _Plan:
+    """Documents, sentences and chunks of the new build, each noting where it is copied from."""
+    plan = _Plan([], [], [], [], [])
+    indexed = indexed_roles(settings)
+    old_sentences: dict[str, list[Sentence]] = {}
+    old_chunks: dict[str, list[Chunk]] = {}
+    if previous:
+        for sentence in previous.sentences:
+            old_sentences.setdefault(sentence.doc_id, []).append(sentence)
+        for chunk in previous.chunks:
+            old_chunks.setdefault(chunk.doc_id, []).append(chunk)
+    for source in sources:
+        if previous and previous.keys.get(source.doc_id) == source.key:
+            plan.documents.append(
+                _document_from_meta(source, previous.documents[source.doc_id], indexed)
+            )
+            renumber: dict[int, int] = {}
+            for old in old_sentences.get(source.doc_id, []):
+                renumber[old.sent_id] = len(plan.sentences)
+                plan.sentences.append(replace(old, sent_id=len(plan.sentences)))
+                plan.sentence_from.append(old.sent_id)
+            for chunk in old_chunks.get(source.doc_id, []):
+                ids = tuple(renumber[i] for i in chunk.sentence_ids)
+                plan.chunks.append(replace(chunk, chunk_id=len(plan.chunks), sentence_ids=ids))
+                plan.chunk_from.append(chunk.chunk_id)
+            continue
+        doc = load_document(source, indexed)
+        plan.documents.append(doc)
+        doc_sentences = sentences_of(doc, first_id=len(plan.sentences))
+        doc_chunks = chunk_sentences(
+            doc,
+            doc_sentences,
+            settings.chunk_sentences,
+            settings.chunk_overlap,
+            first_id=len(plan.chunks),
+        )
+        plan.sentences += doc_sentences
+        plan.sentence_from += [None] * len(doc_sentences)
+        plan.chunks += doc_chunks
+        plan.chunk_from += [None] * len(doc_chunks)
+    return plan
+
+
+def _merge(
+    refs: list[int | None],
+    old: np.ndarray | None,
+    new_rows: list[int],
+    fresh: np.ndarray,
+    dim: int,
+) -> np.ndarray:
+    """Rows copied from the previous build's vectors, or freshly encoded."""
+    out = np.zeros((len(refs), dim), dtype=np.float32)
+    copied = [(i, ref) for i, ref in enumerate(refs) if ref is not None]
+    if copied and old is not None:
+        out[[i for i, _ in copied]] = old[[ref for _, ref in copied]]
+    if new_rows:
+        out[new_rows] = fresh
+    return out
+
+
+_META_FIELDS = ("title", "outlet", "date", "sort_date", "date_note", "authors", "updated")
+
+
+def _document_meta(doc: Document) -> dict[str, Any]:
+    """What records.json keeps of a document (its text stays in the article file)."""
+    meta: dict[str, Any] = {f: getattr(doc, f) for f in _META_FIELDS}
+    meta["roles"] = [[r.start, r.end, r.role.value] for r in doc.roles]
+    return meta
+
+
+def _document_from_meta(source: Source, meta: dict[str, Any], indexed: frozenset[Role]) -> Document:
+    roles = tuple(RoleSpan(s, e, Role(r)) for s, e, r in meta["roles"])
+    return Document(
+        doc_id=source.doc_id,
+        text=source.text,
+        title=meta["title"],
+        outlet=meta["outlet"],
+        date=meta["date"],
+        sort_date=meta["sort_date"],
+        date_note=meta["date_note"],
+        junk=tuple(Span(r.start, r.end) for r in roles if r.role not in indexed),
+        sha256=source.sha256,
+        authors=tuple(meta["authors"]),
+        updated=meta["updated"],
+        roles=roles,
+        source=source.origin,
     )
 
 
@@ -166,6 +349,50 @@ def _encode(
     return out
 
 
+@dataclass
+class _BuildParts:
+    documents: dict[str, dict[str, Any]]  # doc_id -> {"key", "meta"}
+    sentences: list[Sentence]
+    chunks: list[Chunk]
+    chunk_index: faiss.Index
+    sentence_index: faiss.Index
+    sentence_vectors: np.ndarray
+    annotations: list[SentenceAnnotation]
+
+
+def _read_build(build: Path) -> _BuildParts:
+    """A build folder's records, vectors and annotations, checked for consistency; any
+    exception means the folder is damaged."""
+    records = json.loads((build / RECORDS).read_text(encoding="utf-8"))
+    sentences = [Sentence(**{**s, "role": Role(s["role"])}) for s in records["sentences"]]
+    chunks = [Chunk(**{**c, "sentence_ids": tuple(c["sentence_ids"])}) for c in records["chunks"]]
+    chunk_index = read_faiss(build / CHUNK_VECTORS)
+    sentence_index = read_faiss(build / SENTENCE_VECTORS)
+    sentence_vectors = stored_vectors(sentence_index, len(sentences))
+    annotations = [
+        SentenceAnnotation.from_json(row)
+        for row in json.loads((build / ANNOTATIONS).read_text(encoding="utf-8"))
+    ]
+    if (
+        chunk_index.ntotal != len(chunks)
+        or len(sentence_vectors) != len(sentences)
+        or len(annotations) != len(sentences)
+    ):
+        raise ValueError(
+            f"{chunk_index.ntotal} vectors for {len(chunks)} chunks, {len(sentence_vectors)} "
+            f"vectors and {len(annotations)} annotations for {len(sentences)} sentences"
+        )
+    return _BuildParts(
+        dict(records["documents"]),
+        sentences,
+        chunks,
+        chunk_index,
+        sentence_index,
+        sentence_vectors,
+        annotations,
+    )
+
+
 def load_index(
     settings: Settings, embedder: Embedder, annotator: Annotator | None = None
 ) -> LoadedIndex:
@@ -173,7 +400,7 @@ def load_index(
     build = current_build(settings.index_dir)
     if build is None:
         raise IndexMismatchError(f"No index in {settings.index_dir}. Run `rag index` to build it.")
-    documents = load_corpus(settings.seeds_dir)
+    sources = load_sources(settings)
     fix = f"Run `rag index` to rebuild it (or delete {settings.index_dir})."
     try:
         manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
@@ -184,43 +411,27 @@ def load_index(
     if not isinstance(manifest, dict):
         raise IndexCorruptedError(f"Index manifest in {build} is not a JSON object. {fix}")
     reasons = differences(
-        manifest, expected_manifest(settings, embedder, documents, annotator or Annotator())
+        manifest, expected_manifest(settings, embedder, sources, annotator or Annotator())
     )
     if reasons:
         raise IndexMismatchError(
             f"The index in {build} is out of date: {'; '.join(reasons)}. {fix}"
         )
     try:
-        records = json.loads((build / RECORDS).read_text(encoding="utf-8"))
-        sentences = [Sentence(**s) for s in records["sentences"]]
-        chunks = [
-            Chunk(**{**c, "sentence_ids": tuple(c["sentence_ids"])}) for c in records["chunks"]
-        ]
-        chunk_index = read_faiss(build / CHUNK_VECTORS)
-        sentence_index = read_faiss(build / SENTENCE_VECTORS)
-        sentence_vectors = stored_vectors(sentence_index, len(sentences))
-        annotations = [
-            SentenceAnnotation.from_json(row)
-            for row in json.loads((build / ANNOTATIONS).read_text(encoding="utf-8"))
+        parts = _read_build(build)
+        indexed = indexed_roles(settings)
+        documents = [
+            _document_from_meta(s, parts.documents[s.doc_id]["meta"], indexed) for s in sources
         ]
     except Exception as exc:  # faiss raises RuntimeError, JSON/KeyError/TypeError for bad records
         raise IndexCorruptedError(f"Index files in {build} are corrupted ({exc}). {fix}") from exc
-    if (
-        chunk_index.ntotal != len(chunks)
-        or len(sentence_vectors) != len(sentences)
-        or len(annotations) != len(sentences)
-    ):
-        raise IndexCorruptedError(
-            f"Index in {build} is inconsistent: {chunk_index.ntotal} vectors for {len(chunks)} "
-            f"chunks, {len(sentence_vectors)} vectors and {len(annotations)} annotations for "
-            f"{len(sentences)} sentences. {fix}"
-        )
-    if chunk_index.d != embedder.dim:
+    if parts.chunk_index.d != embedder.dim:
         raise IndexMismatchError(
-            f"Index dimension {chunk_index.d} does not match the model's {embedder.dim}. {fix}"
+            f"Index dimension {parts.chunk_index.d} does not match the model's {embedder.dim}. "
+            f"{fix}"
         )
     texts = {d.doc_id: d.text for d in documents}
-    records_by_span: list[Sentence | Chunk] = [*sentences, *chunks]
+    records_by_span: list[Sentence | Chunk] = [*parts.sentences, *parts.chunks]
     for record in records_by_span:
         text = texts.get(record.doc_id)
         if text is None or text[record.start : record.end] != record.text:
@@ -231,14 +442,31 @@ def load_index(
     return _assemble(
         manifest,
         documents,
-        sentences,
-        chunks,
-        chunk_index,
-        sentence_index,
-        sentence_vectors,
-        annotations,
+        parts.sentences,
+        parts.chunks,
+        parts.chunk_index,
+        parts.sentence_index,
+        parts.sentence_vectors,
+        parts.annotations,
         build,
     )
+
+
+def stored_documents(settings: Settings, sources: list[Source]) -> dict[str, Document]:
+    """The live build's analysed documents for the sources it has unchanged (by key); empty
+    when there is no readable build. Cheap: records.json only, no vectors, no model."""
+    build = current_build(settings.index_dir)
+    if build is None:
+        return {}
+    try:
+        stored = json.loads((build / RECORDS).read_text(encoding="utf-8"))["documents"]
+        return {
+            s.doc_id: _document_from_meta(s, stored[s.doc_id]["meta"], indexed_roles(settings))
+            for s in sources
+            if stored.get(s.doc_id, {}).get("key") == s.key
+        }
+    except Exception:  # damaged or older records: the caller analyses the articles itself
+        return {}
 
 
 def _assemble(

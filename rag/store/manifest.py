@@ -7,26 +7,25 @@ from typing import Any
 from rag.analyze import Annotator
 from rag.answer.model import model_sha256
 from rag.embed import Embedder
-from rag.ingest.corpus import METADATA_FILE, sha256_bytes
+from rag.ingest.sources import Source
 from rag.settings import Settings
-from rag.types import Document
 
-FORMAT_VERSION = 2  # 2: sentence annotations (annotations.json)
+# 2: sentence annotations (annotations.json); 3: line roles, documents' metadata in
+# records.json, the library of added articles, incremental builds
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
+ARTICLES = "seeds"  # the manifest's key for the articles (seeds and library) and their keys
 
 
 def expected_manifest(
-    settings: Settings, embedder: Embedder, documents: list[Document], annotator: Annotator
+    settings: Settings, embedder: Embedder, sources: list[Source], annotator: Annotator
 ) -> dict[str, Any]:
     """The parts of a manifest that must match for a stored index to be reused.
 
-    Seed hashes come from the very bytes the documents were decoded from, so the offsets
-    cited later always refer to the text that was indexed.
+    Each article's key covers the hash of the very bytes its text was decoded from (so the
+    offsets cited later refer to the text that was indexed) and the metadata given for it
+    (a sidecar entry, the user's title or date).
     """
-    seeds = {d.doc_id: d.sha256 for d in documents}
-    sidecar = settings.seeds_dir / METADATA_FILE
-    if sidecar.is_file():
-        seeds[METADATA_FILE] = sha256_bytes(sidecar.read_bytes())
     return {
         "format_version": FORMAT_VERSION,
         "embedding": {
@@ -41,12 +40,13 @@ def expected_manifest(
             "sentences": settings.chunk_sentences,
             "overlap": settings.chunk_overlap,
             "segmenter": "pysbd",
+            "author_lines": settings.index_author_lines,
         },
         "index_settings": {"hnsw_threshold": settings.hnsw_threshold},
         # sentence annotations are stored with the index; the answer model reads them
         "annotation": annotator.version,
         "answer_model": model_sha256(settings.answer_model_path),
-        "seeds": seeds,
+        ARTICLES: {s.doc_id: s.key for s in sources},
     }
 
 
@@ -57,7 +57,7 @@ def differences(stored: dict[str, Any], expected: dict[str, Any]) -> list[str]:
         have = stored.get(key)
         if have == want:
             continue
-        if key == "seeds" and isinstance(have, dict):
+        if key == ARTICLES and isinstance(have, dict) and isinstance(want, dict):
             changed = sorted(set(have) ^ set(want) | {k for k in want if have.get(k) != want[k]})
             reasons.append(f"seed files changed: {', '.join(changed)}")
         else:

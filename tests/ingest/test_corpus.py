@@ -6,7 +6,8 @@ import pytest
 
 from rag.errors import SeedReadError, SeedsNotFoundError
 from rag.ingest import chunk_corpus, load_corpus
-from rag.ingest.corpus import analyse_layout
+from rag.ingest.layout import analyse_page
+from rag.types import INDEXED_ROLES, Role
 from tests.conftest import ROOT, SEEDS
 
 SHARED = ROOT.parent / "shared" / "seeds"
@@ -32,44 +33,68 @@ def test_document_ids_are_file_names_and_metadata_is_read() -> None:
     assert docs["004_b166df79e4af366c.txt"].title == "NATO braces itself for Trump's return"
 
 
-JUNK_MARKERS = [
+FURNITURE_MARKERS = [
     "Oops!",
     "Something went wrong",
     "Please try again later",
-    "is Brussels Bureau Chief",
-    "national security correspondent",
-    "By Michael R. Gordon",
     "Foreign Policy’s Jack Detsch",  # bullet clutter at the end of 001
     "The concerns within NATO about a potential Trump re-election",  # bullet summary in 004
 ]
+# With RAG_INDEX_AUTHOR_LINES, bylines and author notes are indexed with their role, so
+# questions about authors work; by default only the prose is.
+AUTHOR_MARKERS = [
+    "is Brussels Bureau Chief",
+    "national security correspondent",
+    "By Michael R. Gordon",
+]
 
 
-def test_page_junk_never_reaches_sentences_or_chunks() -> None:
+def test_page_furniture_never_reaches_sentences_or_chunks() -> None:
     sentences, chunks = chunk_corpus(load_corpus(SEEDS), 3, 1)
-    for marker in JUNK_MARKERS:
+    for marker in AUTHOR_MARKERS:  # by default
+        assert not any(marker in s.text for s in sentences), marker
+    sentences, chunks = chunk_corpus(load_corpus(SEEDS, INDEXED_ROLES), 3, 1)
+    for marker in FURNITURE_MARKERS:
         assert not any(marker in s.text for s in sentences), marker
         assert not any(marker in c.text for c in chunks), marker
 
 
-def test_junk_spans_cover_the_banner_lines_exactly() -> None:
-    text = "Headline here\n\n  • Oops!\n    Something went wrong.\nReal prose sentence here.\n"
-    junk, meta = analyse_layout(text)
-    excluded = "".join(text[s.start : s.end] for s in junk)
+def test_bylines_and_author_notes_are_sentences_with_their_role() -> None:
+    sentences, chunks = chunk_corpus(load_corpus(SEEDS, INDEXED_ROLES), 3, 1)
+    for marker in AUTHOR_MARKERS:
+        found = [s for s in sentences if marker in s.text]
+        assert found and all(s.role in (Role.BYLINE, Role.AUTHOR_BIO) for s in found), marker
+    by_id = {s.sent_id: s for s in sentences}
+    for chunk in chunks:  # a chunk never mixes roles
+        assert len({by_id[i].role for i in chunk.sentence_ids}) == 1
+
+
+def test_furniture_spans_cover_the_banner_lines_exactly() -> None:
+    text = (
+        "Headline here\n\n  • Oops!\n    Something went wrong.\n"
+        "Real prose sentence here, long enough to count.\n"
+    )
+    layout = analyse_page(text)
+    excluded = "".join(text[s:e] for s, e in layout.junk())
     assert "Oops!" in excluded and "Something went wrong." in excluded
     assert "Real prose" not in excluded
-    assert meta["title"] == "Headline here"
+    assert layout.title == "Headline here"
 
 
 def test_biography_detected_from_byline_names() -> None:
     text = (
-        "By Jane Q. Doe\n\nNATO met today. It agreed things.\n\n"
+        "By Jane Q. Doe\n\nNATO met today in Brussels and agreed on many things. It agreed.\n\n"
         "Jane Q. Doe covers defense from Brussels. She joined in 2019.\n"
     )
-    junk, meta = analyse_layout(text)
-    excluded = [text[s.start : s.end] for s in junk]
-    assert meta["authors"] == "Jane Q. Doe"
-    assert any(e.startswith("Jane Q. Doe covers") for e in excluded)
-    assert not any("NATO met today" in e for e in excluded)
+    layout = analyse_page(text)
+    roles = {text[r.start : r.end][:10]: r.role for r in layout.roles}
+    assert layout.authors == ["Jane Q. Doe"]
+    assert roles == {
+        "By Jane Q.": Role.BYLINE,
+        "NATO met t": Role.BODY,
+        "Jane Q. Do": Role.AUTHOR_BIO,
+    }
+    assert all(r.role in INDEXED_ROLES for r in layout.roles)
 
 
 def test_missing_seeds_folder_is_a_clear_error(tmp_path: Path) -> None:
