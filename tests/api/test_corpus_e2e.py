@@ -99,14 +99,14 @@ def test_cli_changes_in_another_process_are_picked_up(
     server: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
     base, env = server
-    version = httpx.get(f"{base}/health").json()["index_version"]
+    version = httpx.get(f"{base}/health", headers=AUTH).json()["index_version"]
     article = tmp_path / "quillon.txt"
     article.write_text(ARTICLE, encoding="utf-8")
     added = rag(env, "add", str(article))
     assert added.returncode == 0, added.stderr
     assert "added quillon.txt" in added.stdout
     wait_for(lambda: "quillon.txt" in doc_ids(base), "the server serves the CLI's article")
-    assert httpx.get(f"{base}/health").json()["index_version"] != version
+    assert httpx.get(f"{base}/health", headers=AUTH).json()["index_version"] != version
     listed = json.loads(rag(env, "list", "--json").stdout)
     assert "quillon.txt" in {d["doc_id"] for d in listed}
     removed = rag(env, "remove", "quillon.txt")

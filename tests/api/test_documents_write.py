@@ -32,11 +32,11 @@ def _cited(client: TestClient, question: str = QUESTION) -> set[str]:
 
 
 def test_add_ask_update_delete_without_restart(keyed: TestClient) -> None:
-    version = keyed.get("/health").json()["index_version"]
+    version = keyed.get("/health", headers=AUTH).json()["index_version"]
     created = keyed.post("/documents", json={"text": ARTICLE, "doc_id": "q.txt"}, headers=AUTH)
     assert created.status_code == 201, created.text
     assert created.json()["doc_id"] == "q.txt" and created.headers["location"] == "/documents/q.txt"
-    health = keyed.get("/health").json()
+    health = keyed.get("/health", headers=AUTH).json()
     assert health["index_version"] != version and health["documents"] == 6
     answer = keyed.post("/ask", json={"question": QUESTION}, headers=AUTH).json()
     assert answer["passages"][0]["doc_id"] == "q.txt"
@@ -80,7 +80,7 @@ def test_file_upload_and_html(keyed: TestClient) -> None:
 
 def test_bad_writes(keyed: TestClient) -> None:
     keyed.post("/documents", json={"text": ARTICLE, "doc_id": "q.txt"}, headers=AUTH)
-    before = keyed.get("/health").json()["index_version"]
+    before = keyed.get("/health", headers=AUTH).json()["index_version"]
     assert_error(keyed.post("/documents", json={"text": ARTICLE}), 401)
     assert_error(keyed.post("/documents", json={"text": ""}, headers=AUTH), 422, says="empty")
     assert_error(keyed.post("/documents", json={"text": " \n "}, headers=AUTH), 422)
@@ -106,7 +106,7 @@ def test_bad_writes(keyed: TestClient) -> None:
         ),
         400,
     )
-    assert keyed.get("/health").json()["index_version"] == before  # nothing stored changed
+    assert keyed.get("/health", headers=AUTH).json()["index_version"] == before  # nothing stored changed
     assert keyed.get("/documents/q.txt", headers=AUTH).json()["text"] == ARTICLE
 
 

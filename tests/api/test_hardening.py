@@ -117,7 +117,10 @@ def test_a_failed_load_shows_paths_only_to_the_key_holder(
     api_settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     (tmp_path / "seeds").mkdir()
-    (tmp_path / "seeds" / "a.txt").write_text("Some article text that is long enough.\n")
+    (tmp_path / "seeds" / "a.txt").write_text(
+        "NATO will open a new command in Wiesbaden to coordinate military aid to Ukraine. "
+        "It will also oversee the training of Ukrainian troops, officials said on Monday.\n"
+    )
     index = tmp_path / "index"
     broken = api_settings.model_copy(
         update={"api_key": KEY, "seeds_dir": tmp_path / "seeds", "index_dir": index}
