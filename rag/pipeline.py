@@ -106,8 +106,12 @@ class Pipeline:
         t1 = time.perf_counter()
         retrieval.analysis = self.analyzer.question(retrieval.query)
         ta = time.perf_counter()
+        retrieved = retrieval.passages
+        # The answer stage always reads answer_k passages (what it was trained on), however
+        # many are shown.
+        retrieval.passages = retrieved[: self.settings.answer_k]
         selection = self.answerer.answer(question, retrieval)
-        retrieval.passages = retrieval.passages[:shown]
+        retrieval.passages = retrieved[:shown]
         t2 = time.perf_counter()
         return Answer(
             question=question,

@@ -22,11 +22,10 @@ class Settings(BaseSettings):
     # and catalog.json). Separate from the seeds, which are never written.
     library_dir: Path = PROJECT_ROOT / "library"
     # Index bylines and author notes as sentences (Sentence.role BYLINE / AUTHOR_BIO), so
-    # questions about authors can be answered from them. Off by default: the packaged answer
-    # model was trained without them, and with them indexed the dev set drops from 14/14 to
-    # 12/14 answers (the bios' "X is ..." sentences compete for "who" questions) until it is
-    # retrained with the role as a feature. Authors are in GET /documents either way.
-    index_author_lines: bool = False
+    # questions about authors can be answered from them. The answer model knows the role
+    # (features author_line, author_question_x_author_line) and is trained with them indexed;
+    # turn off to index the prose alone.
+    index_author_lines: bool = True
     # Largest article accepted (original bytes). Saved news pages run 2-20 kB of text and
     # 50-500 kB of HTML; 2 MiB leaves room for heavy pages and refuses dumps and binaries.
     max_article_bytes: int = Field(2 * 1024 * 1024, ge=1024)

@@ -46,8 +46,7 @@ class Role(StrEnum):
 # Roles whose lines may be indexed as sentences: the article's prose, and who wrote it (so
 # "who wrote this?" is answerable). Every other role is page furniture, never quoted.
 INDEXED_ROLES = frozenset({Role.BODY, Role.BYLINE, Role.AUTHOR_BIO})
-# What is indexed while RAG_INDEX_AUTHOR_LINES is off (the default until the answer stage
-# is trained with sentence roles): the prose alone.
+# What is indexed with RAG_INDEX_AUTHOR_LINES off: the prose alone.
 BODY_ROLES = frozenset({Role.BODY})
 
 

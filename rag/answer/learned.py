@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,17 +24,22 @@ from rag.answer.base import Selection
 from rag.answer.features import FEATURES, CandidateView, coverage, featurize
 from rag.answer.model import AnswerModel
 from rag.ingest.corpus import describe_date
-from rag.store import LoadedIndex
 from rag.text import Lexicon, content_terms
-from rag.types import Citation, Document, Retrieval, Sentence
+from rag.types import Citation, Document, Retrieval, Role, Sentence
+
+if TYPE_CHECKING:  # the store imports the answer model's hash: no import cycle at run time
+    from rag.store import LoadedIndex
 
 ABSTAIN_TEXT = "The articles don't say."
 # When abstaining, the nearest sentence is shown only if the sentence head gives it at least
-# even odds of answering: "thanks!" or "who won the Tour de France?" get no citation.
+# even odds of answering: "thanks!" or "who won the Tour de France?" get no citation. Even
+# odds by design, not fit: it decides what is shown, not what is counted.
 NEAREST_MIN = 0.5
-# Candidates the second sentence may come from: the next best few by score.
+# Candidates the second sentence may come from: the next best few by score (the evidence's
+# second sentence is within the top 6 for most multi-evidence training questions).
 SECOND_POOL = 5
-# Two sentences only while they stay readable together; one long sentence is never cut.
+# Two sentences only while they stay readable together (two sentences of median length are
+# about 380 characters); one long sentence is never cut.
 MAX_TWO_SENTENCE_CHARS = 420
 
 ANSWERABLE_FEATURES: tuple[str, ...] = (
@@ -42,7 +48,6 @@ ANSWERABLE_FEATURES: tuple[str, ...] = (
     "max_dense",
     "max_coverage",
     "known_share",
-    "chit_chat",
     "entity_unknown",
     "top_type_missing",
     "top_entity_match",
@@ -66,6 +71,7 @@ COMPLEMENT_FEATURES: tuple[str, ...] = (
     "type_match",
 )
 _COL = {name: i for i, name in enumerate(FEATURES)}
+AUTHOR_ROLES = frozenset({Role.BYLINE, Role.AUTHOR_BIO})
 
 
 @dataclass(frozen=True)
@@ -167,6 +173,7 @@ def score_candidates(
                 passage_rank=passage_rank[k],
                 context_terms=frozenset(context),
                 first_in_article=corpus.first_in_article[sid],
+                author_line=corpus.sentences[sid].role in AUTHOR_ROLES,
             )
         )
     x = featurize(analysis, cands, corpus.lexicon)
@@ -194,7 +201,6 @@ def question_features(
             float(x[:, _COL["dense"]].max()) if has else 0.0,
             float(x[:, _COL["coverage"]].max()) if has else 0.0,
             known,
-            float(analysis.chit_chat),
             sum(unknown) / len(unknown) if unknown else 0.0,
             float(x[top, _COL["type_missing"]]) if has else 0.0,
             float(x[top, _COL["entity_match"]]) if has else 0.0,
@@ -225,7 +231,7 @@ def complement_features(scored: Scored, first: int, j: int) -> list[float]:
         float(scored.scores[first]),
         coverage(weights, set(cj.terms) - set(cf.terms)),
         float(cf.doc_id == cj.doc_id),
-        float(abs(cf.sent_id - cj.sent_id) == 1),
+        float(cf.doc_id == cj.doc_id and abs(cf.sent_id - cj.sent_id) == 1),
         float(a.multi_part),
         float(a.comparison),
         float(a.change),
@@ -306,8 +312,12 @@ class LearnedAnswerer:
         )
 
     def answer(self, question: str, retrieval: Retrieval) -> Selection:
-        scored = self.score(retrieval)
-        chosen, abstain = choose(scored, self.model)
+        return self.select(self.score(retrieval), self.model)
+
+    def select(self, scored: Scored, model: AnswerModel) -> Selection:
+        """The answer `model` gives for scored candidates (`rag train` measures through here
+        too, so its figures are those of the served answers)."""
+        chosen, abstain = choose(scored, model)
         if not chosen or (abstain and scored.scores[chosen[0]] < NEAREST_MIN):
             return Selection(True, ABSTAIN_TEXT, [], scored.candidates)
         text, citations = self.compose(scored, chosen, abstain)
@@ -318,8 +328,9 @@ class LearnedAnswerer:
     ) -> tuple[str, list[Citation]]:
         """The answer text with `[n]` markers, and its citations. When abstaining, the
         nearest sentence is shown as what the articles do say."""
-        picks = [scored.candidates[i] for i in (chosen[:1] if abstain else chosen)]
+        picked = chosen[:1] if abstain else list(chosen)
         docs = self.documents
+        picks = [scored.candidates[i] for i in picked]
         dated = (
             scored.analysis.change
             and len(picks) > 1
@@ -328,12 +339,13 @@ class LearnedAnswerer:
             and docs[picks[0].doc_id].sort_date != docs[picks[1].doc_id].sort_date
         )
         if dated:  # accounts of different dates: in time order, each saying when
-            picks.sort(key=lambda c: docs[c.doc_id].sort_date or "")
+            picked.sort(key=lambda i: docs[scored.candidates[i].doc_id].sort_date or "")
         elif len(picks) > 1 and picks[0].doc_id == picks[1].doc_id:
-            picks.sort(key=lambda c: c.sent_id)  # one article: in its own order
+            picked.sort(key=lambda i: scored.candidates[i].sent_id)  # one article: its order
         parts: list[str] = []
         citations: list[Citation] = []
-        for marker, cand in enumerate(picks, start=1):
+        for marker, index in enumerate(picked, start=1):
+            cand = scored.candidates[index]
             sentence = self.corpus.sentences[cand.sent_id]
             doc = docs[cand.doc_id]
             label = f"{_when(doc)}: " if dated else ""
@@ -347,7 +359,7 @@ class LearnedAnswerer:
                     start=sentence.start,
                     end=sentence.end,
                     quote=sentence.text,
-                    score=round(float(scored.scores[scored.candidates.index(cand)]), 4),
+                    score=round(float(scored.scores[index]), 4),
                 )
             )
         body = " ".join(parts)

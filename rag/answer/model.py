@@ -1,8 +1,9 @@
-"""The answer model: two logistic-regression heads stored as JSON (no pickle).
+"""The answer model: three logistic-regression heads stored as JSON (no pickle).
 
 `sentence` scores a candidate sentence (does it hold the answer?) from `FEATURES`;
-`answerable` turns the question-level evidence (best scores, coverage, unknown entities) into
-the probability that the articles answer at all. Both are standardised linear models, so the
+`complement` says whether a second sentence completes the first one's answer; `answerable`
+turns the question-level evidence (best scores, coverage, unknown entities) into the
+probability that the articles answer at all. Both are standardised linear models, so the
 file is a handful of numbers that `rag train` reproduces exactly.
 """
 
@@ -48,7 +49,8 @@ class AnswerModel:
     sentence: LinearHead
     answerable: LinearHead
     complement: LinearHead  # does a second sentence complete the first one's answer?
-    # Thresholds chosen by cross-validation in `rag train` (see the file's "training" block).
+    # Thresholds chosen out of fold by `rag train` (rag/answer/train.py: FALSE_ABSTENTION_BUDGET,
+    # MEDIAN_ANSWER_BUDGET).
     abstain_below: float  # P(answerable) under this: abstain
     second_min: float  # a second sentence joins when its complement probability reaches this
     training: dict[str, Any] = field(default_factory=dict)

@@ -29,15 +29,14 @@ from rag.answer.learned import (
     LearnedAnswerer,
     Scored,
     candidate_sentences,
-    choose,
     complement_features,
     score_candidates,
     second_options,
 )
 from rag.answer.model import AnswerModel, LinearHead, rounded
-from rag.eval.dataset import EvalItem, load_dataset
-from rag.eval.metrics import SpanRef, SystemOutput, aggregate, score_question
-from rag.text import Lexicon
+from rag.errors import DatasetError
+from rag.eval.dataset import EvalItem, check_evidence, load_dataset
+from rag.eval.metrics import SpanRef, SystemOutput, aggregate, overlaps, score_question
 
 # Regularisation (inverse strength) of the heads. Sentence head: C=0.1 against 1.0 and 0.01 on
 # cross-validated precision@1 over the seed questions (0.756 / 0.749 / 0.734) when the
@@ -84,7 +83,11 @@ def build_examples(corpus: Corpus, pipeline: Any) -> list[Example]:
         raise TypeError("training needs the learned answer stage")
     out: list[Example] = []
     for path in corpus.datasets:
-        for item in load_dataset(path):
+        items = load_dataset(path)
+        problems = check_evidence(items, stage.documents)
+        if problems:  # a label from a wrong span would teach the model the wrong sentence
+            raise DatasetError(f"{path.name}: " + "; ".join(problems[:5]))
+        for item in items:
             retrieval = pipeline.retriever.retrieve(item.question, pipeline.settings.answer_k)
             ids, ranks = candidate_sentences(
                 [p.chunk_id for p in retrieval.passages], stage.chunk_sentences
@@ -121,7 +124,12 @@ def build_examples(corpus: Corpus, pipeline: Any) -> list[Example]:
 
 def fit_head(x: np.ndarray, y: np.ndarray, names: Sequence[str], c: float) -> LinearHead:
     """A standardised logistic regression, rounded for stable JSON."""
-    from sklearn.linear_model import LogisticRegression
+    from rag.optional import require
+
+    sklearn = require("sklearn.linear_model", "train", "rag train")
+    LogisticRegression = sklearn.LogisticRegression
+    if len(set(y.tolist())) < 2:
+        raise DatasetError(f"cannot fit the {names[0]}… head: its labels are all {y[:1]}")
 
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
@@ -136,39 +144,71 @@ def fit_head(x: np.ndarray, y: np.ndarray, names: Sequence[str], c: float) -> Li
     )
 
 
-def folds(n: int, k: int = FOLDS) -> list[list[int]]:
-    """Question indexes per fold, the same on every run."""
-    order = np.random.default_rng(SEED).permutation(n)
-    return [sorted(int(i) for i in order[f::k]) for f in range(k)]
+def folds(examples: Sequence[Example], k: int = FOLDS) -> list[list[int]]:
+    """Example indexes per fold, the same on every run. Questions that share an evidence span
+    (or are the same question) stay in one fold: several writers asked about the same facts,
+    and a fold must not be tested on a fact it was fit on."""
+    parent = list(range(len(examples)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    seen: dict[str, int] = {}
+    by_doc: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+    for i, e in enumerate(examples):
+        text = " ".join(e.item.question.lower().split())
+        if text in seen:
+            parent[root(i)] = root(seen[text])
+        seen.setdefault(text, i)
+        for ev in e.item.evidence:
+            for j, start, end in by_doc[ev.doc]:
+                if overlaps(ev.doc, ev.start, ev.end, ev.doc, start, end):
+                    parent[root(i)] = root(j)
+            by_doc[ev.doc].append((i, ev.start, ev.end))
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(examples)):
+        groups[root(i)].append(i)
+    order = np.random.default_rng(SEED).permutation(len(groups))
+    ordered = [sorted(groups.values())[int(g)] for g in order]
+    out: list[list[int]] = [[] for _ in range(k)]
+    for group in sorted(ordered, key=len, reverse=True):  # biggest first, into the smallest
+        min(out, key=len).extend(group)
+    return [sorted(f) for f in out]
 
 
 class Trainer:
-    def __init__(self, lexicons: dict[str, Lexicon]) -> None:
-        self.lexicons = lexicons  # corpus name -> its lexicon
+    """Fits and evaluates answer models through the served answer stage of each corpus."""
+
+    def __init__(self, stages: dict[str, LearnedAnswerer]) -> None:
+        self.stages = stages  # corpus name -> its answer stage (lexicon, documents, compose)
 
     def _scored(self, e: Example, model: AnswerModel) -> Scored:
-        return e.scored.rescored(model, self.lexicons[e.corpus])
+        return e.scored.rescored(model, self.stages[e.corpus].corpus.lexicon)
 
     def fit(self, examples: Sequence[Example]) -> AnswerModel:
-        """All three heads and both thresholds from `examples` alone (inner folds where a
-        head must see scores like those of unseen questions)."""
+        """All three heads and both thresholds from `examples` alone; inner folds wherever a
+        head or a threshold must see scores like those of unseen questions."""
+        inner = folds(examples)
         sentence = _sentence_head(examples)
         oof: list[Scored] = [e.scored for e in examples]
-        for fold in folds(len(examples)):
+        for fold in inner:
             held = set(fold)
-            head = _sentence_head([e for i, e in enumerate(examples) if i not in held])
-            probe = _placeholder(head)
+            probe = _placeholder(
+                _sentence_head([e for i, e in enumerate(examples) if i not in held])
+            )
             for i in fold:
                 oof[i] = self._scored(examples[i], probe)
         qx = np.vstack([s.question_features for s in oof])
         qy = np.array([int(e.item.answerable) for e in examples])
         answerable = fit_head(qx, qy, ANSWERABLE_FEATURES, ANSWERABLE_C)
         p_oof = np.zeros(len(examples))
-        for fold in folds(len(examples)):
+        for fold in inner:
             rest = [i for i in range(len(examples)) if i not in set(fold)]
-            p_oof[fold] = fit_head(
-                qx[rest], qy[rest], ANSWERABLE_FEATURES, ANSWERABLE_C
-            ).probability(qx[fold])
+            head = fit_head(qx[rest], qy[rest], ANSWERABLE_FEATURES, ANSWERABLE_C)
+            p_oof[fold] = head.probability(qx[fold])
         positives = np.sort(p_oof[qy == 1])
         abstain_below = (
             float(positives[int(FALSE_ABSTENTION_BUDGET * len(positives))])
@@ -177,15 +217,58 @@ class Trainer:
         )
         complement = _complement_head(examples, oof)
         model = AnswerModel(sentence, answerable, complement, round(abstain_below, 6), 1.01)
-        return replace(model, second_min=_choose_second_min(examples, oof, model))
+        # The second-sentence threshold, judged with complement heads that did not see the
+        # questions they are judged on.
+        held_out = [complement] * len(examples)
+        for fold in inner:
+            held = set(fold)
+            rest = [i for i in range(len(examples)) if i not in held]
+            head = _complement_head([examples[i] for i in rest], [oof[i] for i in rest])
+            for i in fold:
+                held_out[i] = head
+        return replace(model, second_min=self._choose_second_min(examples, oof, model, held_out))
+
+    def _choose_second_min(
+        self,
+        examples: Sequence[Example],
+        oof: Sequence[Scored],
+        model: AnswerModel,
+        complements: Sequence[LinearHead],
+    ) -> float:
+        """The threshold with the best out-of-fold accuracy whose median answer stays within
+        the length budget."""
+        rows = [i for i, e in enumerate(examples) if e.item.answerable]
+        best = (-1.0, SECOND_MIN_GRID[-1])
+        for value in SECOND_MIN_GRID:
+            outs = []
+            for i in rows:
+                trial = replace(
+                    model, complement=complements[i], abstain_below=0.0, second_min=value
+                )
+                outs.append(self._output(examples[i], oof[i], trial))
+            correct = [
+                score_question(examples[i].item, o).correct for i, o in zip(rows, outs, strict=True)
+            ]
+            median = statistics.median(len(o.answer) for o in outs) if outs else 0
+            if median <= MEDIAN_ANSWER_BUDGET and float(np.mean(correct)) > best[0]:
+                best = (float(np.mean(correct)), value)
+        return best[1]
+
+    def _output(self, e: Example, scored: Scored, model: AnswerModel) -> SystemOutput:
+        selection = self.stages[e.corpus].select(scored, model)
+        return SystemOutput(
+            answer=selection.text,
+            abstained=selection.abstained,
+            citations=[
+                SpanRef(doc_id=c.doc_id, start=c.start, end=c.end, text=c.quote)
+                for c in selection.citations
+            ],
+            ranking=e.ranking,
+        )
 
     def predict(self, model: AnswerModel, examples: Sequence[Example]) -> list[SystemOutput]:
-        """Eval-format outputs of `model` on `examples` (what `rag eval` would score)."""
-        outs = []
-        for e in examples:
-            chosen, abstain = choose(self._scored(e, model), model)
-            outs.append(_output(e, chosen if not abstain else chosen[:1], abstain))
-        return outs
+        """What the served stage answers with `model` (what `rag eval` would score)."""
+        return [self._output(e, self._scored(e, model), model) for e in examples]
 
 
 def _placeholder(sentence: LinearHead) -> AnswerModel:
@@ -206,7 +289,7 @@ def _evidence_hit(e: Example, i: int) -> set[int]:
     return {
         k
         for k, ev in enumerate(e.item.evidence)
-        if ev.doc == s.doc_id and ev.start < s.end and s.start < ev.end
+        if overlaps(ev.doc, ev.start, ev.end, s.doc_id, s.start, s.end)
     }
 
 
@@ -226,44 +309,17 @@ def _complement_head(examples: Sequence[Example], oof: Sequence[Scored]) -> Line
     return fit_head(np.array(x), np.array(y), COMPLEMENT_FEATURES, COMPLEMENT_C)
 
 
-def _choose_second_min(
-    examples: Sequence[Example], oof: Sequence[Scored], model: AnswerModel
-) -> float:
-    """The complement threshold with the best out-of-fold accuracy whose median answer stays
-    within the length budget."""
-    pairs = [(e, s) for e, s in zip(examples, oof, strict=True) if e.item.answerable]
-    best = (-1.0, SECOND_MIN_GRID[-1])
-    for value in SECOND_MIN_GRID:
-        trial = replace(model, abstain_below=0.0, second_min=value)
-        outs = [_output(e, choose(s, trial)[0], False) for e, s in pairs]
-        accuracy = float(
-            np.mean(
-                [score_question(e.item, o).correct for (e, _), o in zip(pairs, outs, strict=True)]
-            )
-        )
-        median = statistics.median(len(o.answer) for o in outs) if outs else 0
-        if median <= MEDIAN_ANSWER_BUDGET and accuracy > best[0]:
-            best = (accuracy, value)
-    return best[1]
-
-
-def _output(e: Example, chosen: Sequence[int], abstain: bool) -> SystemOutput:
+def _joined(e: Example, chosen: Sequence[int]) -> SystemOutput:
+    """A baseline's answer: the chosen sentences as they stand, never abstaining."""
     spans = [e.spans[i] for i in chosen]
-    return SystemOutput(
-        answer=" ".join(s.text for s in spans),
-        abstained=abstain,
-        citations=spans,
-        ranking=e.ranking,
-    )
+    return SystemOutput(answer=" ".join(s.text for s in spans), citations=spans, ranking=e.ranking)
 
 
 def dense_two(examples: Sequence[Example]) -> list[SystemOutput]:
     """The plain baseline: the two retrieved sentences most similar to the question."""
     col = FEATURES.index("dense")
     return [
-        _output(
-            e, [int(i) for i in np.argsort(-e.scored.features[:, col], kind="stable")[:2]], False
-        )
+        _joined(e, [int(i) for i in np.argsort(-e.scored.features[:, col], kind="stable")[:2]])
         for e in examples
     ]
 
@@ -305,7 +361,7 @@ def report(examples: Sequence[Example], outputs: Sequence[SystemOutput]) -> dict
 def cross_validate(trainer: Trainer, examples: Sequence[Example]) -> dict[str, Any]:
     """Figures on held-out questions and held-out corpora, with the plain baseline."""
     outs: list[SystemOutput | None] = [None] * len(examples)
-    for fold in folds(len(examples)):
+    for fold in folds(examples):
         held = set(fold)
         model = trainer.fit([e for i, e in enumerate(examples) if i not in held])
         for i, o in zip(fold, trainer.predict(model, [examples[i] for i in fold]), strict=True):

@@ -57,18 +57,20 @@ def train_model(work_dir: Path, cross_validation: bool = True) -> tuple[Any, dic
     reporter = StderrReporter()
     corpora = default_corpora()
     examples = []
-    lexicons = {}
+    stages: dict[str, LearnedAnswerer] = {}
     for corpus in corpora:
         settings = base.model_copy(
             update={"seeds_dir": corpus.seeds_dir, "index_dir": work_dir / corpus.name}
         )
         pipeline = Pipeline.load(settings, reporter=reporter, answerer=unfit_stage)
-        lexicons[corpus.name] = pipeline.lexicon
+        stage = pipeline.answerer
+        assert isinstance(stage, LearnedAnswerer)  # unfit_stage made it
+        stages[corpus.name] = stage
         with reporter.step(f"features for {corpus.name}") as step:
             found = build_examples(corpus, pipeline)
             step.detail = f"{len(found)} questions"
         examples += found
-    trainer = Trainer(lexicons)
+    trainer = Trainer(stages)
     with reporter.step("fitting the answer model"):
         model = trainer.fit(examples)
     cv: dict[str, Any] = {}
@@ -77,6 +79,14 @@ def train_model(work_dir: Path, cross_validation: bool = True) -> tuple[Any, dic
             cv = cross_validate(trainer, examples)
     record = {
         "command": "rag train",
+        # what the features depend on besides the data: serving should match these
+        "settings": {
+            "answer_k": base.answer_k,
+            "chunk_sentences": base.chunk_sentences,
+            "chunk_overlap": base.chunk_overlap,
+            "embed_backend": base.embed_backend,
+            "model_id": base.model_id,
+        },
         "data": data_hashes(corpora),
         "questions": len(examples),
         "cross_validation": cv,

@@ -106,7 +106,9 @@ def test_bad_writes(keyed: TestClient) -> None:
         ),
         400,
     )
-    assert keyed.get("/health", headers=AUTH).json()["index_version"] == before  # nothing stored changed
+    assert (
+        keyed.get("/health", headers=AUTH).json()["index_version"] == before
+    )  # nothing stored changed
     assert keyed.get("/documents/q.txt", headers=AUTH).json()["text"] == ARTICLE
 
 
