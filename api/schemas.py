@@ -488,41 +488,34 @@ class OutputItemEvent(BaseModel):
     item: OutputMessage
 
 
-class ContentPartEvent(BaseModel):
-    type: Literal["response.content_part.added", "response.content_part.done"]
+class _InContentPart(BaseModel):
+    """Where a Responses stream event sits: which item, output and content part."""
+
     sequence_number: int
     item_id: str
     output_index: int = 0
     content_index: int = 0
+
+
+class ContentPartEvent(_InContentPart):
+    type: Literal["response.content_part.added", "response.content_part.done"]
     part: OutputText
 
 
-class TextDeltaEvent(BaseModel):
+class TextDeltaEvent(_InContentPart):
     type: Literal["response.output_text.delta"] = "response.output_text.delta"
-    sequence_number: int
-    item_id: str
-    output_index: int = 0
-    content_index: int = 0
     delta: str
     logprobs: list[Any] = Field(default_factory=list)
 
 
-class TextDoneEvent(BaseModel):
+class TextDoneEvent(_InContentPart):
     type: Literal["response.output_text.done"] = "response.output_text.done"
-    sequence_number: int
-    item_id: str
-    output_index: int = 0
-    content_index: int = 0
     text: str
     logprobs: list[Any] = Field(default_factory=list)
 
 
-class AnnotationAddedEvent(BaseModel):
+class AnnotationAddedEvent(_InContentPart):
     type: Literal["response.output_text.annotation.added"] = "response.output_text.annotation.added"
-    sequence_number: int
-    item_id: str
-    output_index: int = 0
-    content_index: int = 0
     annotation_index: int
     annotation: ResponseAnnotation
 

@@ -32,6 +32,7 @@ import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 from rag.eval.dataset import EvalItem, Evidence
+from rag.types import Citation
 
 RETRIEVAL_DEPTH = 10  # recall@10 and nDCG@10 need ten passages
 RECALL_KS = (1, 4, 5, 10)  # 4: LangChain's default k, for comparison with its stock pipeline
@@ -45,6 +46,11 @@ class SpanRef(BaseModel):
     start: int
     end: int
     text: str = ""
+
+
+def cited_spans(citations: Sequence[Citation]) -> list[SpanRef]:
+    """An answer's citations as the spans scoring compares with the evidence."""
+    return [SpanRef(doc_id=c.doc_id, start=c.start, end=c.end, text=c.quote) for c in citations]
 
 
 class SystemOutput(BaseModel):

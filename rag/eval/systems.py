@@ -18,6 +18,7 @@ from rag.eval.metrics import (
     SystemOutput,
     SystemReport,
     aggregate,
+    cited_spans,
     score_question,
 )
 from rag.optional import require
@@ -61,10 +62,7 @@ def _output(answer: Answer, ranking: Sequence[Passage], latency_ms: float) -> Sy
     return SystemOutput(
         answer=answer.answer,
         abstained=answer.abstained,
-        citations=[
-            SpanRef(doc_id=c.doc_id, start=c.start, end=c.end, text=c.quote)
-            for c in answer.citations
-        ],
+        citations=cited_spans(answer.citations),
         ranking=_spans(ranking),
         latency_ms=latency_ms,
     )
