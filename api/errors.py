@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from api.auth import is_authenticated
 from api.schemas import ErrorBody, ErrorResponse
@@ -30,6 +31,7 @@ from rag.errors import (
     InvalidQuestionError,
     InvalidSpanError,
     InvalidTextError,
+    LastDocumentError,
     MissingDependencyError,
     ModelLoadError,
     RagError,
@@ -89,6 +91,7 @@ STATUS: dict[type[BaseException], int] = {
     InvalidArticleError: 422,
     ArticleTooLargeError: 413,
     DocumentExistsError: 409,
+    LastDocumentError: 409,
     WritesDisabledError: 403,
     UnknownDocumentError: 404,
     ModelNotFoundError: 404,
@@ -201,7 +204,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(status, message, code=code, param=param)
 
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+}
 
 
 def _unparsable_body(exc: StarletteHTTPException) -> str | None:
@@ -232,14 +240,22 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         message, code = unparsable, "invalid_json"
     elif exc.status_code == 404 and message == "Not Found":
         message = f"No such endpoint: {request.method} {request.url.path}. See /docs."
-    elif exc.status_code == 405:
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
         message = f"Method {request.method} is not allowed on {request.url.path}."
-    return error_response(
-        exc.status_code,
-        message,
-        code=code,
-        headers=dict(exc.headers) if exc.headers else None,
-    )
+        # Starlette names only the first route that matched the path; a path served by several
+        # routes (GET and POST /documents) must list them all.
+        headers["Allow"] = ", ".join(_methods_for(request))
+    return error_response(exc.status_code, message, code=code, headers=headers or None)
+
+
+def _methods_for(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE and isinstance(route, BaseRoute):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

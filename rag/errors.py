@@ -69,6 +69,10 @@ class DocumentExistsError(RagError):
     """Adding an article under an id that is already in the corpus."""
 
 
+class LastDocumentError(RagError):
+    """Removing every article: the index needs at least one, so the last one stays."""
+
+
 class WritesDisabledError(RagError):
     """A write over HTTP with no API key configured and unauthenticated writes not allowed."""
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,12 @@ from rag.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 DEV_SET = ROOT / "eval" / "dev.jsonl"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No test, and no server or CLI a test starts, writes the checkout's article library:
+    unless a test names its own, RAG_LIBRARY_DIR points at a temporary folder."""
+    os.environ.setdefault("RAG_LIBRARY_DIR", tempfile.mkdtemp(prefix="rag-test-library-"))
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import json
 from collections import Counter
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
@@ -135,6 +135,9 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
         (422, "Empty, binary or undecodable article, bad id or date"),
     )
 }
+_UPLOAD: dict[int | str, dict[str, Any]] = {
+    415: {"model": ErrorResponse, "description": "Neither JSON nor a multipart upload"}
+}
 # Both bodies, for the OpenAPI page: JSON, or a file upload with the same fields as form data.
 _BODY = {
     "requestBody": {
@@ -159,7 +162,14 @@ _BODY = {
 
 async def _article(request: Request) -> NewArticle:
     """The article in a JSON body or a multipart file upload."""
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith(("multipart/form-data", "application/json")):
+        raise HTTPException(
+            415,
+            "Send the article as JSON (Content-Type: application/json) or as a multipart "
+            "upload (multipart/form-data, field 'file').",
+        )
+    if content_type.startswith("multipart/form-data"):
         form = await request.form()
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
@@ -179,9 +189,10 @@ async def _article(request: Request) -> NewArticle:
         )
     try:
         body = DocumentIn.model_validate(json.loads(await request.body()))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
         raise RequestValidationError(
-            [{"type": "json_invalid", "loc": ("body",), "msg": "", "ctx": {"error": exc.msg}}]
+            [{"type": "json_invalid", "loc": ("body",), "msg": "", "ctx": {"error": reason}}]
         ) from exc
     except ValidationError as exc:
         raise RequestValidationError(
@@ -212,7 +223,11 @@ def _written(result: WriteResult) -> DocumentWritten:
     status_code=201,
     response_model=DocumentWritten,
     dependencies=[Depends(require_write_access)],
-    responses={409: {"model": ErrorResponse, "description": "The id exists"}, **_WRITE_ERRORS},
+    responses={
+        409: {"model": ErrorResponse, "description": "The id exists"},
+        **_WRITE_ERRORS,
+        **_UPLOAD,
+    },
     openapi_extra=_BODY,
 )
 async def create_document(
@@ -230,7 +245,11 @@ async def create_document(
     "/documents/{doc_id}",
     response_model=DocumentWritten,
     dependencies=[Depends(require_write_access)],
-    responses={404: {"model": ErrorResponse, "description": "Unknown document"}, **_WRITE_ERRORS},
+    responses={
+        404: {"model": ErrorResponse, "description": "Unknown document"},
+        **_WRITE_ERRORS,
+        **_UPLOAD,
+    },
     openapi_extra=_BODY,
 )
 async def update_document(doc_id: str, request: Request, service: ServiceDep) -> DocumentWritten:
@@ -244,7 +263,11 @@ async def update_document(doc_id: str, request: Request, service: ServiceDep) ->
     "/documents/{doc_id}",
     status_code=204,
     dependencies=[Depends(require_write_access)],
-    responses={404: {"model": ErrorResponse, "description": "Unknown document"}, **_WRITE_ERRORS},
+    responses={
+        404: {"model": ErrorResponse, "description": "Unknown document"},
+        409: {"model": ErrorResponse, "description": "It is the last article"},
+        **_WRITE_ERRORS,
+    },
 )
 async def delete_document(doc_id: str, service: ServiceDep) -> Response:
     """Delete an article: /ask, /search, chat and /documents stop returning it at once."""

@@ -16,6 +16,7 @@ from rag.errors import (
     InvalidQuestionError,
     InvalidSpanError,
     InvalidTextError,
+    LastDocumentError,
     RagError,
     UnknownDocumentError,
     lookup,
@@ -40,6 +41,7 @@ EXIT_CODES: dict[type[BaseException], int] = {
     InvalidArticleError: EXIT_USAGE,
     ArticleTooLargeError: EXIT_USAGE,
     DocumentExistsError: EXIT_USAGE,
+    LastDocumentError: EXIT_USAGE,
 }
 
 

@@ -26,6 +26,7 @@ from rag.errors import (
     ArticleTooLargeError,
     DocumentExistsError,
     InvalidArticleError,
+    LastDocumentError,
     UnknownDocumentError,
 )
 from rag.files import atomic_write, fsync_dir
@@ -204,6 +205,11 @@ class Library:
                     raise UnknownDocumentError(
                         f"Unknown document {doc_id!r}: `rag list` shows them."
                     )
+            if not set(present) - set(doc_ids):
+                raise LastDocumentError(
+                    "That would remove every article, and the index needs at least one: add "
+                    "another first (POST /documents, rag add)."
+                )
             new = catalog.model_copy(deep=True)
             seeds = {p.name for p in self._seed_paths()}
             for doc_id in doc_ids:

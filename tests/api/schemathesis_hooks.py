@@ -11,6 +11,7 @@ import schemathesis
 # code of the error body -> the operations where it may answer schema-valid data
 DATA_RULES = {
     "invalid_span": {"/documents/{doc_id}"},
+    "invalid_article": {"/documents", "/documents/{doc_id}"},
     "invalid_chat": {"/v1/chat/completions", "/v1/responses"},
     "invalid_question": {"/v1/chat/completions", "/v1/responses"},
 }

@@ -106,10 +106,29 @@ def test_bad_writes(keyed: TestClient) -> None:
         ),
         400,
     )
+    png = b"\x89PNG\r\n\x1a\n\x00\x00"  # not UTF-8: not JSON either, whatever it says it is
+    assert_error(
+        keyed.post("/documents", content=png, headers={**AUTH, "content-type": "application/json"}),
+        400,
+        code="invalid_json",
+    )
+    assert_error(
+        keyed.post("/documents", content=b"hello", headers={**AUTH, "content-type": "text/plain"}),
+        415,
+        code="unsupported_media_type",
+    )
     assert (
         keyed.get("/health", headers=AUTH).json()["index_version"] == before
     )  # nothing stored changed
     assert keyed.get("/documents/q.txt", headers=AUTH).json()["text"] == ARTICLE
+    # The last article cannot go: the index needs one.
+    everything = [d["doc_id"] for d in keyed.get("/documents", headers=AUTH).json()]
+    for doc_id in everything[:-1]:
+        assert keyed.delete(f"/documents/{doc_id}", headers=AUTH).status_code == 204
+    assert_error(
+        keyed.delete(f"/documents/{everything[-1]}", headers=AUTH), 409, code="last_document"
+    )
+    assert [d["doc_id"] for d in keyed.get("/documents", headers=AUTH).json()] == everything[-1:]
 
 
 def test_writes_without_a_key_are_refused_unless_allowed(settings: Settings) -> None:

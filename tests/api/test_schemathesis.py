@@ -47,6 +47,8 @@ def test_every_schemathesis_check_passes(tmp_path: Path, keyed: bool) -> None:
         "RAG_EMBED_BACKEND": "fake",
         "RAG_INDEX_DIR": str(tmp_path / "index"),
         "RAG_SEEDS_DIR": str(ROOT / "seeds"),
+        # The fuzzer deletes and replaces articles: in a library of its own, never the repo's.
+        "RAG_LIBRARY_DIR": str(tmp_path / "library"),
         "RAG_API_KEY": KEY if keyed else None,
     }
     auth = {"Authorization": f"Bearer {KEY}"} if keyed else {}

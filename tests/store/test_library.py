@@ -169,10 +169,22 @@ def test_a_failed_build_puts_the_old_catalog_back(
     assert load_index(settings, FakeEmbedder()).path == before.path
 
 
-def test_author_lines_are_left_out_by_default(settings: Settings, library: Library) -> None:
+def test_author_lines_are_indexed_with_their_role_unless_turned_off(
+    settings: Settings, library: Library
+) -> None:
     index = library.add([_article(doc_id="quillon.txt")]).index
+    roles = {s.role for s in index.sentences if s.doc_id == "quillon.txt"}
+    assert Role.BODY in roles and roles & {Role.BYLINE, Role.AUTHOR_BIO}
+    prose_only = settings.model_copy(
+        update={"index_author_lines": False, "index_dir": settings.index_dir.parent / "prose"}
+    )
+    index = (
+        Library(prose_only, CountingEmbedder(), Annotator().load())
+        .add([_article(doc_id="other.txt")])
+        .index
+    )
     assert {s.role for s in index.sentences} == {Role.BODY}
-    assert index.documents["quillon.txt"].authors == ("Mirela Quast",)
+    assert index.documents["other.txt"].authors == ("Mirela Quast",)
 
 
 def test_a_seed_update_shadows_the_seed_file(settings: Settings, library: Library) -> None:
