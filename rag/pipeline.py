@@ -56,16 +56,18 @@ class Pipeline:
         reporter: Reporter | None = None,
         rebuild: bool = False,
         answerer: Callable[[LoadedIndex, HybridRetriever], Answerer] | None = None,
+        annotator: Annotator | None = None,
     ) -> Pipeline:
         """Load the model and the index (building it if missing or stale), then the corpus
         lexicon and BM25. `reporter` hears about slow steps (ONNX export, indexing).
+        `annotator` shares one loaded spaCy pipeline between several pipelines.
 
         `answerer` swaps the answer stage (e.g. an LLM-backed one): it receives the loaded
         index and the retriever (whose `lexicon` it may use) and returns an `Answerer`; by
         default the learned one with the model at `settings.answer_model_path`.
         """
         embedder = embedder or load_embedder(settings, reporter)
-        annotator = Annotator().load()
+        annotator = (annotator or Annotator()).load()
         if rebuild:
             index = build_index(settings, embedder, reporter, annotator, reuse=False)
         else:

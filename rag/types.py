@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from rag.analyze import QuestionAnalysis
+if TYPE_CHECKING:  # the records module stays free of stage imports
+    from rag.analyze import QuestionAnalysis
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ class Selection:
     abstained: bool
     text: str
     citations: list[Citation]
-    # Stage-specific scoring detail, best first (the extractive stage's `Candidate`s), for
+    # Stage-specific scoring detail (the learned stage's candidates, in passage order), for
     # debugging and evaluation; may be empty.
     candidates: list[Any]
 

@@ -16,6 +16,10 @@ import numpy as np
 from rag.analyze import QuestionAnalysis, SentenceAnnotation
 from rag.text import Lexicon
 
+# Below this a "sentence" is usually a fragment (a label, a one-line quote); the feature
+# "short" lets the model learn how much that matters.
+SHORT_SENTENCE_CHARS = 50
+
 FEATURES: tuple[str, ...] = (
     "dense",
     "dense_gap",
@@ -114,7 +118,7 @@ def featurize(q: QuestionAnalysis, cands: Sequence[CandidateView], lexicon: Lexi
                 float(bool(q.expects) and not type_match),
                 math.log1p(novel),
                 math.log(max(len(c.text), 1)),
-                float(len(c.text) < 50),
+                float(len(c.text) < SHORT_SENTENCE_CHARS),
                 float(c.first_in_article),
                 float(q.form == "why" and a.causal),
                 float(q.opinion and a.quote),

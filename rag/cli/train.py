@@ -62,7 +62,9 @@ def train_model(work_dir: Path, cross_validation: bool = True) -> tuple[Any, dic
         settings = base.model_copy(
             update={"seeds_dir": corpus.seeds_dir, "index_dir": work_dir / corpus.name}
         )
-        pipeline = Pipeline.load(settings, reporter=reporter, answerer=unfit_stage)
+        pipeline = Pipeline.load(
+            settings, reporter=reporter, answerer=unfit_stage, annotator=annotator
+        )
         stage = pipeline.answerer
         assert isinstance(stage, LearnedAnswerer)  # unfit_stage made it
         stages[corpus.name] = stage
