@@ -38,10 +38,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     service: Service = app.state.service
     if service.pipeline is None:  # in a worker thread: loading takes seconds
         await anyio.to_thread.run_sync(service.load)
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(watch_index, service)  # builds made by `rag add` in another process
-        yield
-        tasks.cancel_scope.cancel()
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(watch_index, service)  # builds made by `rag add` elsewhere
+            yield
+            tasks.cancel_scope.cancel()
+    finally:
+        if service.pipeline is not None:
+            service.pipeline.store.close()  # a database store's connection pool
 
 
 def _environment_settings() -> Settings | None:

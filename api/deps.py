@@ -27,8 +27,7 @@ from rag.embed import SerializedEmbedder, load_embedder
 from rag.errors import RagError, WritesDisabledError
 from rag.pipeline import Pipeline
 from rag.settings import Settings, describe_settings_error
-from rag.store import LoadedIndex, load_index
-from rag.store.layout import current_build
+from rag.store import LoadedIndex
 from rag.store.library import Library, WriteResult
 
 log = logging.getLogger("uvicorn.error")
@@ -58,39 +57,48 @@ class Service:
         (each request reads `pipeline` once)."""
         pipeline = self._ready()
         with self._writes:
-            result = change(Library(pipeline.settings, pipeline.embedder, pipeline.analyzer))
+            library = Library(
+                pipeline.settings, pipeline.embedder, pipeline.analyzer, store=pipeline.store
+            )
+            result = change(library)
             self._swap(result.index)
         return result
 
-    def refresh(self) -> bool:
-        """Swap in the live build when another process (`rag add`) changed it; True if it did.
-        A build that does not load yet (its articles changed again meanwhile) is retried on
-        the next call."""
+    def refresh(self, wait: bool = False) -> bool:
+        """Swap in the live version when another process (`rag add`, another worker) changed
+        it; True if it did. A version that does not load yet (its articles changed again
+        meanwhile) is retried on the next call. `wait`: if another thread is reloading or
+        writing, wait for it and check again, rather than return at once."""
         pipeline = self.pipeline
         if pipeline is None:
             return False
-        live = current_build(pipeline.settings.index_dir)
-        if live is None or live == pipeline.index.path or not self._writes.acquire(blocking=False):
+        live = pipeline.store.live_version()
+        if live is None or live == pipeline.index.version:
+            return False
+        if pipeline.store.shared and live == self._unloadable:
+            return False  # the same rows would fail the same way: wait for the next write
+        if not self._writes.acquire(blocking=wait):
             return False
         try:
-            if self.pipeline is not pipeline:  # a write of our own got there first
-                return False
-            index = load_index(pipeline.settings, pipeline.embedder, pipeline.analyzer)
+            current = self.pipeline
+            if current is None or current.index.version == live:
+                return False  # another thread (a write of our own, a reload) got there first
+            index = current.store.load(current.embedder, current.analyzer)
             self._swap(index)
         except RagError as exc:
-            if self._unloadable != live.name:
-                log.info("rag: not reloading %s yet: %s", live.name, exc)
-                self._unloadable = live.name
+            if self._unloadable != live:
+                log.info("rag: not reloading %s yet: %s", live, exc)
+                self._unloadable = live
             return False
         finally:
             self._writes.release()
-        log.info("rag: reloaded the index %s (%s documents)", index.path.name, len(index.documents))
+        log.info("rag: reloaded the index %s (%s documents)", index.version, len(index.documents))
         return True
 
     def _swap(self, index: LoadedIndex) -> None:
         old = self._ready()
         self.pipeline = Pipeline.from_index(
-            old.settings, old.embedder, old.analyzer, index, old.answerer_factory
+            old.settings, old.embedder, old.analyzer, index, old.answerer_factory, old.store
         )
 
     def _ready(self) -> Pipeline:
@@ -157,9 +165,15 @@ async def get_settings(service: Annotated[Service, Depends(get_service)]) -> Set
 
 
 async def get_pipeline(service: Annotated[Service, Depends(get_service)]) -> Pipeline:
-    if service.pipeline is None:
+    pipeline = service.pipeline
+    if pipeline is None:
         raise not_ready(service)
-    return service.pipeline
+    if pipeline.store.shared:
+        # A shared store (the database) may have a newer version written through another
+        # worker: one small query per request, so every request sees every committed write.
+        await anyio.to_thread.run_sync(functools.partial(service.refresh, wait=True))
+        pipeline = service.pipeline or pipeline
+    return pipeline
 
 
 async def get_answer_counter(request: Request) -> Counter:

@@ -173,6 +173,7 @@ class Health(HealthStatus):
     rag_version: str
     model_id: str
     embed_backend: str
+    store: str = Field(description="Where the index lives: faiss (files) or pgvector.")
     documents: int
     chunks: int
     sentences: int

@@ -37,6 +37,10 @@ class IndexMismatchError(RagError):
     """The stored index was built from other seeds, settings or model (or is missing)."""
 
 
+class StoreUnavailableError(RagError):
+    """The index's database cannot be reached, refused the login, or timed out."""
+
+
 class UnknownDocumentError(RagError):
     """No article with that id."""
 

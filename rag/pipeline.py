@@ -14,7 +14,7 @@ from rag.errors import InvalidQuestionError
 from rag.progress import Reporter
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
-from rag.store import LoadedIndex, build_index, ensure_index
+from rag.store import LoadedIndex, Store, open_store
 from rag.text import Lexicon
 from rag.text.valid import text_problem
 from rag.types import Answer, Passage, Timings
@@ -45,6 +45,7 @@ class Pipeline:
     retriever: HybridRetriever
     analyzer: Annotator  # question analysis, once per question
     answerer: Answerer
+    store: Store  # where `index` came from; a reload asks it for the next version
     # how `answerer` was made, so a reloaded pipeline builds the same kind of answer stage
     answerer_factory: Callable[[LoadedIndex, HybridRetriever], Answerer] | None = None
 
@@ -57,10 +58,13 @@ class Pipeline:
         rebuild: bool = False,
         answerer: Callable[[LoadedIndex, HybridRetriever], Answerer] | None = None,
         annotator: Annotator | None = None,
+        store: Store | None = None,
     ) -> Pipeline:
         """Load the model and the index (building it if missing or stale), then the corpus
         lexicon and BM25. `reporter` hears about slow steps (ONNX export, indexing).
         `annotator` shares one loaded spaCy pipeline between several pipelines.
+
+        `store` is where the index lives (by default the one RAG_STORE names).
 
         `answerer` swaps the answer stage (e.g. an LLM-backed one): it receives the loaded
         index and the retriever (whose `lexicon` it may use) and returns an `Answerer`; by
@@ -68,11 +72,12 @@ class Pipeline:
         """
         embedder = embedder or load_embedder(settings, reporter)
         annotator = (annotator or Annotator()).load()
+        store = store or open_store(settings)
         if rebuild:
-            index = build_index(settings, embedder, reporter, annotator, reuse=False)
+            index = store.build(embedder, reporter, annotator, reuse=False)
         else:
-            index = ensure_index(settings, embedder, reporter, annotator)
-        return cls.from_index(settings, embedder, annotator, index, answerer)
+            index = store.ensure(embedder, reporter, annotator)
+        return cls.from_index(settings, embedder, annotator, index, answerer, store)
 
     @classmethod
     def from_index(
@@ -82,9 +87,11 @@ class Pipeline:
         annotator: Annotator,
         index: LoadedIndex,
         answerer: Callable[[LoadedIndex, HybridRetriever], Answerer] | None = None,
+        store: Store | None = None,
     ) -> Pipeline:
         """A pipeline over an index already loaded (or just built), reusing a loaded model
         and annotator: what a server swaps in after a write, in a fraction of a second."""
+        store = store or open_store(settings)
         lexicon = Lexicon.from_texts(s.text for s in index.sentences)
         retriever = HybridRetriever.from_index(index, embedder, settings, lexicon)
         if answerer:
@@ -92,7 +99,7 @@ class Pipeline:
         else:
             model = AnswerModel.load(settings.answer_model_path)
             stage = LearnedAnswerer.from_index(index, lexicon, annotator, model)
-        return cls(settings, embedder, index, lexicon, retriever, annotator, stage, answerer)
+        return cls(settings, embedder, index, lexicon, retriever, annotator, stage, store, answerer)
 
     def search(self, query: str, top_k: int | None = None) -> list[Passage]:
         query = validate_question(query, self.settings)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +56,24 @@ class Settings(BaseSettings):
     fusion_dense_weight: float = Field(0.5, ge=0)
     fusion_sentence_weight: float = Field(0.5, ge=0)
     fusion_bm25_weight: float = Field(1.0, ge=0)
+
+    # Where the index lives: "faiss", files in index_dir that each process loads whole; or
+    # "pgvector", PostgreSQL + pgvector at database_url, which every worker and machine shares
+    # (docs/scaling.md). The articles on disk (seeds, library) stay the source of record.
+    store: Literal["faiss", "pgvector"] = "faiss"
+    # postgresql://user:password@host:5432/dbname (libpq URI or key=value string); a secret,
+    # never logged or shown.
+    database_url: SecretStr | None = None
+    # The PostgreSQL schema holding the tables, so several corpora can share one database.
+    database_schema: str = Field("rag", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    # Connections per process. A worker answers on a few threads and each search holds a
+    # connection for well under a millisecond, so a handful serves 32 concurrent clients
+    # (benchmarks/load_api.py); PostgreSQL's default max_connections is 100.
+    database_pool_size: int = Field(4, ge=1, le=100)
+    # Seconds to wait for a connection (unreachable server: a clear error, not a hang) and
+    # for one statement (a runaway query is cancelled).
+    database_connect_timeout: float = Field(5.0, gt=0, le=300)
+    database_statement_timeout: float = Field(30.0, gt=0, le=3600)
 
     # Index type: exact below the threshold, HNSW above it.
     hnsw_threshold: int = Field(50_000, ge=1)
@@ -117,6 +135,15 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError('RAG_ALLOWED_HOSTS is empty: list host names, or "*" for any')
         return value
+
+    @model_validator(mode="after")
+    def _database_for_pgvector(self) -> Settings:
+        if self.store == "pgvector" and self.database_url is None:
+            raise ValueError(
+                "RAG_STORE=pgvector needs RAG_DATABASE_URL "
+                "(postgresql://user:password@host:5432/dbname)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

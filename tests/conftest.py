@@ -3,9 +3,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
+from pydantic import SecretStr
 
 from rag.embed import FakeEmbedder
 from rag.pipeline import Pipeline
@@ -66,3 +70,46 @@ def real_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
             seeds_dir=SEEDS, index_dir=index_dir, library_dir=library_dir, embed_backend="onnx"
         )
     )
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL 16 with pgvector: RAG_TEST_DATABASE_URL when set (.ci/run starts
+    one), else a server from the `pgserver` package in a temporary folder, stopped after the
+    session."""
+    given = os.environ.get("RAG_TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def pg_settings(settings: Settings, postgres_url: str) -> Iterator[Settings]:
+    """`settings` on the pgvector store, in a schema of this test's own (dropped after)."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    yield settings.model_copy(
+        update={
+            "store": "pgvector",
+            "database_url": SecretStr(postgres_url),
+            "database_schema": schema,
+        }
+    )
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["faiss", "pgvector"])
+def any_store_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """The same test on both stores (the store contract)."""
+    if request.param == "faiss":
+        return settings
+    return cast(Settings, request.getfixturevalue("pg_settings"))

@@ -214,7 +214,7 @@ def _written(result: WriteResult) -> DocumentWritten:
         title=doc.title,
         outlet=doc.outlet,
         date=doc.date,
-        index_version=result.index.path.name,
+        index_version=result.index.version,
     )
 
 

@@ -75,7 +75,7 @@ def add(
     m = result.index.manifest["index"]
     click.echo(
         f"index: {m['documents']} documents, {m['chunks']} passages "
-        f"({m['embedded_chunks']} embedded now) -> {result.index.path.name}",
+        f"({m['embedded_chunks']} embedded now) -> {result.index.version}",
         err=True,
     )
 

@@ -16,5 +16,5 @@ def index() -> None:
     click.echo(
         f"Indexed {m['index']['documents']} documents: {m['index']['chunks']} chunks, "
         f"{m['index']['sentences']} sentences with {m['embedding']['model_id']} "
-        f"in {m['build_seconds']:.1f} s -> {pipeline.index.path}"
+        f"in {m['build_seconds']:.1f} s -> {pipeline.index.path or pipeline.index.version}"
     )

@@ -12,14 +12,14 @@ from rag.retrieve.fusion import FusionWeights, RetrievalMode, reciprocal_rank_fu
 from rag.retrieve.lexical import Bm25Index
 from rag.retrieve.spelling import repair
 from rag.settings import Settings
-from rag.store import LoadedIndex
+from rag.store import LexicalSearch, LoadedIndex
 from rag.text import Lexicon, content_terms
 from rag.types import Chunk, Retrieval
 
 
 class HybridRetriever:
-    """Build with `from_index` (tokenises every chunk and builds BM25); then read-only, so
-    threads may share it."""
+    """Build with `from_index` (tokenises every chunk and builds BM25 unless the store ranks
+    lexically itself); then read-only, so threads may share it."""
 
     def __init__(
         self,
@@ -27,7 +27,7 @@ class HybridRetriever:
         embedder: Embedder,
         settings: Settings,
         lexicon: Lexicon,
-        bm25: Bm25Index,
+        bm25: LexicalSearch,
         chunk_terms: list[set[str]],
     ) -> None:
         self.index = index
@@ -54,7 +54,8 @@ class HybridRetriever:
             embedder,
             settings,
             lexicon,
-            Bm25Index.build(index.chunks),
+            # The store's own lexical ranking when it has one (the database's BM25).
+            index.lexical or Bm25Index.build(index.chunks),
             [set(content_terms(c.text)) for c in index.chunks],
         )
 

@@ -37,6 +37,7 @@ from rag.ingest.sentences import sentences_of
 from rag.ingest.sources import Source, load_sources
 from rag.progress import LogReporter, Reporter
 from rag.settings import Settings
+from rag.store.base import LexicalSearch, VectorSearch
 from rag.store.faiss_index import make_faiss_index, read_faiss, stored_vectors, write_faiss
 from rag.store.layout import (
     build_lock,
@@ -60,15 +61,21 @@ SENTENCE_VECTORS = "sentences.faiss"
 
 @dataclass
 class LoadedIndex:
+    """One version of the index, whichever store it came from; read-only once made."""
+
     manifest: dict[str, Any]
     documents: dict[str, Document]  # by doc_id
     sentences: list[Sentence]  # sent_id is the position
     chunks: list[Chunk]  # chunk_id is the position
-    chunk_index: faiss.Index
-    sentence_index: faiss.Index
+    chunk_index: VectorSearch  # a faiss.Index, or the database's search
+    sentence_index: VectorSearch
     sentence_vectors: np.ndarray  # (len(sentences), dim) float32, rows L2-normalised
     annotations: list[SentenceAnnotation]  # one per sentence
-    path: Path
+    version: str  # the build folder's name, or the database generation ("pg-12")
+    path: Path | None = None  # the build folder (file store only)
+    # The store's own lexical ranking (the database's BM25); None: the retriever builds
+    # BM25 in memory from the chunks.
+    lexical: LexicalSearch | None = None
 
 
 def build_index(
@@ -81,19 +88,20 @@ def build_index(
     """Build from the articles into a new folder, then switch CURRENT to it atomically;
     `reuse=False` recomputes every article instead of copying unchanged ones."""
     with build_lock(settings.index_dir):
-        return _build_locked(settings, embedder, reporter or LogReporter(), annotator, reuse)
+        return build_locked(settings, embedder, reporter, annotator, reuse)
 
 
-def _build_locked(
+def build_locked(
     settings: Settings,
     embedder: Embedder,
-    reporter: Reporter,
+    reporter: Reporter | None,
     annotator: Annotator | None,
     reuse: bool = True,
 ) -> LoadedIndex:
     """Build into a new folder and switch CURRENT to it; the caller holds the build lock.
     Articles unchanged since the live build are copied from it, not recomputed."""
     started = time.perf_counter()
+    reporter = reporter or LogReporter()
     annotator = annotator or Annotator()
     if settings.index_dir.is_dir():
         remove_leftovers(settings.index_dir)
@@ -310,21 +318,35 @@ def _document_meta(doc: Document) -> dict[str, Any]:
 
 
 def _document_from_meta(source: Source, meta: dict[str, Any], indexed: frozenset[Role]) -> Document:
+    return _document_from_record(
+        source.doc_id, source.text, source.sha256, source.origin, meta, indexed
+    )
+
+
+def _document_from_record(
+    doc_id: str,
+    text: str,
+    sha256: str,
+    origin: str,
+    meta: dict[str, Any],
+    indexed: frozenset[Role],
+) -> Document:
+    """A document from its stored text and metadata (`_document_meta`)."""
     roles = tuple(RoleSpan(s, e, Role(r)) for s, e, r in meta["roles"])
     return Document(
-        doc_id=source.doc_id,
-        text=source.text,
+        doc_id=doc_id,
+        text=text,
         title=meta["title"],
         outlet=meta["outlet"],
         date=meta["date"],
         sort_date=meta["sort_date"],
         date_note=meta["date_note"],
         junk=tuple(Span(r.start, r.end) for r in roles if r.role not in indexed),
-        sha256=source.sha256,
+        sha256=sha256,
         authors=tuple(meta["authors"]),
         updated=meta["updated"],
         roles=roles,
-        source=source.origin,
+        source=origin,
     )
 
 
@@ -489,6 +511,7 @@ def _assemble(
         sentence_index=sentence_index,
         sentence_vectors=np.ascontiguousarray(sentence_vectors, dtype=np.float32),
         annotations=annotations,
+        version=build.name,
         path=build,
     )
 
@@ -512,4 +535,4 @@ def ensure_index(
         try:  # another process may have rebuilt it while this one waited for the lock
             return load_index(settings, embedder, annotator)
         except IndexMismatchError:
-            return _build_locked(settings, embedder, reporter or LogReporter(), annotator)
+            return build_locked(settings, embedder, reporter, annotator)

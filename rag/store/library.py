@@ -52,8 +52,10 @@ from rag.ingest.sources import (
 )
 from rag.progress import LogReporter, Reporter
 from rag.settings import Settings
-from rag.store.index import LoadedIndex, _build_locked, stored_documents
+from rag.store.base import Store
+from rag.store.index import LoadedIndex
 from rag.store.layout import build_lock
+from rag.store.open import open_store
 from rag.types import Document
 
 Format = Literal["text", "html"]
@@ -181,11 +183,14 @@ class Library:
         embedder: Embedder,
         annotator: Annotator,
         reporter: Reporter | None = None,
+        store: Store | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.annotator = annotator
         self.reporter = reporter or LogReporter()
+        # The server passes its own (a database store holds a connection pool).
+        self.store = store or open_store(settings)
 
     def add(self, articles: Sequence[NewArticle], replace: bool = False) -> WriteResult:
         """Store new articles (DocumentExistsError if an id is taken, unless `replace`)."""
@@ -254,7 +259,7 @@ class Library:
         """Replace the catalog, then build; put the old catalog back if the build fails."""
         self._write_catalog(new)
         try:
-            index = _build_locked(self.settings, self.embedder, self.reporter, self.annotator)
+            index = self.store.sync_locked(self.embedder, self.reporter, self.annotator)
         except BaseException:
             self._write_catalog(old)
             raise
@@ -299,10 +304,11 @@ class Library:
                     path.unlink(missing_ok=True)
 
 
-def list_documents(settings: Settings) -> list[Document]:
+def list_documents(settings: Settings, store: Store | None = None) -> list[Document]:
     """The corpus as it is on disk, analysed, without loading a model: metadata comes from
     the live index where an article is unchanged, else from analysing it now."""
     sources = load_sources(settings)
-    stored = stored_documents(settings, sources)
+    store = store or open_store(settings)
+    stored = store.stored_documents(sources)
     indexed = indexed_roles(settings)
     return [stored.get(s.doc_id) or load_document(s, indexed) for s in sources]
