@@ -119,6 +119,14 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _url_given(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty value would make libpq fall back to a local socket and the login name.
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("empty: give postgresql://user:password@host:5432/dbname")
+        return value
+
     @field_validator("allowed_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:

@@ -112,3 +112,24 @@ def test_an_invalid_byte_in_the_question_is_bad_input(env: dict[str, str]) -> No
 def test_a_lone_surrogate_in_search_is_bad_input(env: dict[str, str]) -> None:
     result = run(["search", "Ramstein \ud800"], env)
     assert result.exit_code == 2 and "not valid text" in result.stderr
+
+
+def test_a_reader_that_goes_away_is_not_an_error(env: dict[str, str]) -> None:
+    """`rag list | head -1`: the pipe closes early; no traceback, no error line."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "list"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before anything is written
+    _, err = proc.communicate(timeout=120)
+    assert b"BrokenPipe" not in err and b"Traceback" not in err and b"error" not in err

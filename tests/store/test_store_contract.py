@@ -323,3 +323,42 @@ def test_pgvector_needs_a_database_url() -> None:
 
     with pytest.raises(ValidationError, match="RAG_DATABASE_URL"):
         Settings(store="pgvector", database_url=None)
+
+
+@pytest.mark.slow
+def test_the_real_model_answers_alike_on_both_stores(
+    real_pipeline: Pipeline, postgres_url: str, tmp_path: Path
+) -> None:
+    """Every question of eval/dev.jsonl and eval/train.jsonl: the same answer and citations
+    from the database as from the files (the issue allows 0.02 of difference; there is none)."""
+    from pydantic import SecretStr
+
+    settings = real_pipeline.settings.model_copy(
+        update={
+            "store": "pgvector",
+            "database_url": SecretStr(postgres_url),
+            "database_schema": f"real_{os.getpid()}",
+            "index_dir": tmp_path / "index",
+        }
+    )
+    database = Pipeline.load(
+        settings, embedder=real_pipeline.embedder, annotator=real_pipeline.analyzer
+    )
+    try:
+        questions = [
+            json.loads(line)["question"]
+            for name in ("dev.jsonl", "train.jsonl")
+            for line in (ROOT / "eval" / name).read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+        assert len(questions) >= 100
+        for question in questions:
+            a, b = real_pipeline.ask(question), database.ask(question)
+            assert (b.answer, b.abstained) == (a.answer, a.abstained), question
+            assert b.citations == a.citations, question
+    finally:
+        database.store.close()
+        import psycopg
+
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{settings.database_schema}" CASCADE')

@@ -200,8 +200,14 @@ class PgVectorStore:
         return self.build(embedder, reporter, annotator)
 
     def live_version(self) -> str | None:
-        with self.connection() as conn:
-            row = self._meta(conn, ("generation",))
+        # Asked on every request of a server: one statement, one round trip.
+        try:
+            with self.connection() as conn:
+                row = conn.execute(
+                    sql.SQL("SELECT generation FROM {s}.meta").format(s=self._s)
+                ).fetchone()
+        except psycopg.errors.UndefinedTable:
+            return None
         return f"{VERSION_PREFIX}{row[0]}" if row else None
 
     def stored_documents(self, sources: list[Source]) -> dict[str, Document]:
