@@ -140,12 +140,21 @@ async def watch_index(service: Service) -> None:
     """Poll the index's CURRENT pointer and swap in builds made by other processes; runs for
     the server's lifetime (cancelled at shutdown)."""
     interval = service.settings.reload_poll_seconds if service.settings else 1.0
+    failing: str | None = None  # the error being reported, logged once until it clears
     while True:
         await anyio.sleep(interval)
         try:
             await anyio.to_thread.run_sync(service.refresh)
+        except RagError as exc:  # the database is down, ...: one line, not one per poll
+            if str(exc) != failing:
+                log.warning("rag: cannot check for a newer index: %s", exc)
+                failing = str(exc)
+            continue
         except Exception:  # never let the watcher die: log and keep watching
             log.exception("rag: index reload failed")
+        if failing is not None:
+            log.info("rag: the index store answers again")
+            failing = None
 
 
 async def get_service(request: Request) -> Service:

@@ -124,6 +124,9 @@ class PgVectorStore:
             timeout=timeout,
             kwargs={**options, "autocommit": True},
             configure=configure,
+            # A connection that broke while idle (the database restarted) is replaced on
+            # checkout instead of failing a request: one empty round trip per checkout.
+            check=ConnectionPool.check_connection,
             open=False,
             name="rag",
         )
