@@ -126,10 +126,12 @@ class Service:
             self.load_seconds = round(time.perf_counter() - started, 3)
             manifest = pipeline.index.manifest
             log.info(
-                "rag: loaded %s documents, %s chunks, model %s in %.1f s",
+                "rag: loaded %s documents, %s chunks, model %s, %s index %s in %.1f s",
                 manifest["index"]["documents"],
                 manifest["index"]["chunks"],
                 pipeline.embedder.model_id,
+                pipeline.store.name,
+                pipeline.index.version,
                 self.load_seconds,
             )
             return

@@ -362,3 +362,19 @@ def test_the_real_model_answers_alike_on_both_stores(
 
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{settings.database_schema}" CASCADE')
+
+
+def test_another_schema_version_is_refused_or_rebuilt(pg_settings: Settings) -> None:
+    import psycopg
+
+    _store(pg_settings).ensure(FakeEmbedder())
+    assert pg_settings.database_url is not None
+    with psycopg.connect(pg_settings.database_url.get_secret_value(), autocommit=True) as conn:
+        conn.execute(f'UPDATE "{pg_settings.database_schema}".meta SET schema_version = 0')
+    strict = pg_settings.model_copy(update={"auto_index": False})
+    with pytest.raises(IndexMismatchError, match="schema version 0, this version of rag uses 1"):
+        _store(strict).ensure(FakeEmbedder())
+    with pytest.raises(IndexMismatchError, match="schema version 0"):
+        _store(pg_settings).load(FakeEmbedder())
+    rebuilt = _store(pg_settings).ensure(FakeEmbedder())  # RAG_AUTO_INDEX: remade
+    assert rebuilt.chunks and _store(strict).ensure(FakeEmbedder()).version == rebuilt.version
