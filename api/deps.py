@@ -24,7 +24,7 @@ from api.auth import key_matches
 from api.errors import AuthenticationError, ServiceUnavailableError, error_code
 from api.schemas import ErrorResponse
 from rag.embed import SerializedEmbedder, load_embedder
-from rag.errors import RagError, WritesDisabledError
+from rag.errors import RagError, StoreUnavailableError, WritesDisabledError
 from rag.pipeline import Pipeline
 from rag.settings import Settings, describe_settings_error
 from rag.store import LoadedIndex
@@ -33,6 +33,10 @@ from rag.store.library import Library, WriteResult
 log = logging.getLogger("uvicorn.error")
 
 WARM_UP_QUESTION = "Where will NATO's new command for Ukraine be based?"
+# How long a request waits for a reload in progress before it is served the current version.
+RELOAD_WAIT_S = 5.0
+# A service whose store could not be reached at start-up tries again this often.
+RETRY_LOAD_S = 5.0
 
 
 @dataclass
@@ -50,6 +54,7 @@ class Service:
     # One write (or reload) at a time in this process; other processes wait on the build lock.
     _writes: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _unloadable: str | None = field(default=None, repr=False)  # a build that failed to load
+    _embedder: SerializedEmbedder | None = field(default=None, repr=False)
 
     def write(self, change: Callable[[Library], WriteResult]) -> WriteResult:
         """Apply a corpus change (add, update, delete) and serve its result at once: the new
@@ -77,7 +82,9 @@ class Service:
             return False
         if pipeline.store.shared and live == self._unloadable:
             return False  # the same rows would fail the same way: wait for the next write
-        if not self._writes.acquire(blocking=wait):
+        # Wait a bounded time: a reload takes a fraction of a second, but this worker's own
+        # write (which will swap in a version at least as new) may hold the lock longer.
+        if not self._writes.acquire(timeout=RELOAD_WAIT_S if wait else 0):
             return False
         try:
             current = self.pipeline
@@ -85,6 +92,8 @@ class Service:
                 return False  # another thread (a write of our own, a reload) got there first
             index = current.store.load(current.embedder, current.analyzer)
             self._swap(index)
+        except StoreUnavailableError:
+            raise  # passing: the next request or poll tries again
         except RagError as exc:
             if self._unloadable != live:
                 log.info("rag: not reloading %s yet: %s", live, exc)
@@ -110,7 +119,9 @@ class Service:
         started = time.perf_counter()
         try:
             settings = self.settings = self.settings or Settings()
-            pipeline = Pipeline.load(settings, embedder=SerializedEmbedder(load_embedder(settings)))
+            # Kept across attempts: a retry after a database outage reloads only the index.
+            self._embedder = self._embedder or SerializedEmbedder(load_embedder(settings))
+            pipeline = Pipeline.load(settings, embedder=self._embedder)
             # The first call initialises lazy state: pay it here, not in a client's request.
             pipeline.ask(WARM_UP_QUESTION[: settings.max_question_chars])
         except ValidationError as exc:
@@ -123,6 +134,7 @@ class Service:
             self.error = f"Loading failed: {type(exc).__name__}: {exc}"
         else:
             self.pipeline = pipeline
+            self.reason = self.error = None
             self.load_seconds = round(time.perf_counter() - started, 3)
             manifest = pipeline.index.manifest
             log.info(
@@ -135,7 +147,12 @@ class Service:
                 self.load_seconds,
             )
             return
-        log.error("rag: the service is not ready: %s", self.error)
+        if self.reason == "store_unavailable":
+            log.error(
+                "rag: the service is not ready, retrying every %g s: %s", RETRY_LOAD_S, self.error
+            )
+        else:
+            log.error("rag: the service is not ready: %s", self.error)
 
 
 async def watch_index(service: Service) -> None:
@@ -145,6 +162,11 @@ async def watch_index(service: Service) -> None:
     failing: str | None = None  # the error being reported, logged once until it clears
     while True:
         await anyio.sleep(interval)
+        if service.pipeline is None:
+            if service.reason == "store_unavailable":  # the database was down at start-up
+                await anyio.sleep(max(RETRY_LOAD_S - interval, 0))
+                await anyio.to_thread.run_sync(service.load)
+            continue
         try:
             await anyio.to_thread.run_sync(service.refresh)
         except RagError as exc:  # the database is down, ...: one line, not one per poll

@@ -101,6 +101,17 @@ class Pipeline:
             stage = LearnedAnswerer.from_index(index, lexicon, annotator, model)
         return cls(settings, embedder, index, lexicon, retriever, annotator, stage, store, answerer)
 
+    def refreshed(self) -> Pipeline:
+        """This pipeline, or one over the store's live version when another process has
+        written since it was loaded (reusing the loaded model and annotator)."""
+        live = self.store.live_version()
+        if live is None or live == self.index.version:
+            return self
+        index = self.store.load(self.embedder, self.analyzer)
+        return Pipeline.from_index(
+            self.settings, self.embedder, self.analyzer, index, self.answerer_factory, self.store
+        )
+
     def search(self, query: str, top_k: int | None = None) -> list[Passage]:
         query = validate_question(query, self.settings)
         return self.retriever.retrieve(query, top_k).passages

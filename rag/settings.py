@@ -127,6 +127,14 @@ class Settings(BaseSettings):
             raise ValueError("empty: give postgresql://user:password@host:5432/dbname")
         return value
 
+    @field_validator("database_schema")
+    @classmethod
+    def _own_schema(cls, value: str) -> str:
+        # A rebuild may drop and remake the schema: never one that holds other things.
+        if value == "public" or value == "information_schema" or value.startswith("pg_"):
+            raise ValueError(f"{value!r} is PostgreSQL's own schema: name one for rag alone")
+        return value
+
     @field_validator("allowed_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:

@@ -91,8 +91,21 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_settings(settings: Settings, postgres_url: str) -> Iterator[Settings]:
-    """`settings` on the pgvector store, in a schema of this test's own (dropped after)."""
+def pg_settings(
+    settings: Settings, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """`settings` on the pgvector store, in a schema of this test's own (dropped after).
+    Every store the test opens is closed afterwards, so connections never pile up."""
+    from rag.store.pgvector import PgVectorStore
+
+    opened: list[PgVectorStore] = []
+    real_init = PgVectorStore.__init__
+
+    def tracked_init(self: PgVectorStore, *args: object, **kwargs: object) -> None:
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        opened.append(self)
+
+    monkeypatch.setattr(PgVectorStore, "__init__", tracked_init)
     schema = f"test_{uuid.uuid4().hex[:12]}"
     yield settings.model_copy(
         update={
@@ -101,6 +114,8 @@ def pg_settings(settings: Settings, postgres_url: str) -> Iterator[Settings]:
             "database_schema": schema,
         }
     )
+    for store in opened:
+        store.close()
     import psycopg
 
     with psycopg.connect(postgres_url, autocommit=True) as conn:

@@ -51,6 +51,8 @@ class Session:
     last: Answer | None = None
 
     def ask(self, question: str) -> tuple[Answer, str]:
+        if self.pipeline.store.shared:  # a server may have changed the articles meanwhile
+            self.pipeline = self.pipeline.refreshed()
         reply = self.pipeline.chat(self.history, question, self.top_k)
         self.history += [Turn("user", question), Turn("assistant", reply.answer.answer)]
         self.last = reply.answer

@@ -6,7 +6,7 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
-from rag.store import LoadedIndex
+from rag.store import LoadedIndex, VectorSearch
 
 
 def one_search_thread() -> None:
@@ -25,14 +25,30 @@ def chunks_by_sentence(index: LoadedIndex) -> dict[int, list[int]]:
     return out
 
 
+# Hits fetched beyond the depth, so that rows tied at the cut are broken by position.
+TIE_MARGIN = 8
+
+
+def _nearest(index: VectorSearch, query_vector: np.ndarray, k: int) -> list[tuple[float, int]]:
+    """(score, position) best first, equal scores (the same text in two articles) in
+    position order: every store returns them alike (FAISS's heap breaks ties its own way)."""
+    k = min(k, index.ntotal)
+    if k <= 0:
+        return []
+    scores, ids = index.search(query_vector.reshape(1, -1), min(k + TIE_MARGIN, index.ntotal))
+    hits = sorted(
+        ((float(s), int(i)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0),
+        key=lambda hit: (-hit[0], hit[1]),
+    )
+    return hits[:k]
+
+
 def chunk_ranking(
     index: LoadedIndex, query_vector: np.ndarray, depth: int
 ) -> tuple[list[int], list[float]]:
-    depth = min(depth, len(index.chunks))
     one_search_thread()
-    scores, ids = index.chunk_index.search(query_vector.reshape(1, -1), depth)
-    keep = ids[0] >= 0
-    return [int(i) for i in ids[0][keep]], [float(s) for s in scores[0][keep]]
+    hits = _nearest(index.chunk_index, query_vector, depth)
+    return [i for _, i in hits], [s for s, _ in hits]
 
 
 def sentence_ranking(
@@ -43,12 +59,10 @@ def sentence_ranking(
 ) -> list[int]:
     """Chunks ranked by their best-matching sentence: a one-sentence answer inside an
     otherwise off-topic chunk still surfaces."""
-    n = index.sentence_index.ntotal
     one_search_thread()
-    _, ids = index.sentence_index.search(query_vector.reshape(1, -1), min(depth * 2, n))
     ranking: list[int] = []
-    for sid in ids[0]:
-        for chunk_id in chunks_of_sentence.get(int(sid), ()):
+    for _, sid in _nearest(index.sentence_index, query_vector, depth * 2):
+        for chunk_id in chunks_of_sentence.get(sid, ()):
             if chunk_id not in ranking:
                 ranking.append(chunk_id)
     return ranking[:depth]

@@ -9,6 +9,9 @@ import bm25s
 from rag.text import tokenize_for_bm25
 from rag.types import Chunk
 
+# Hits fetched beyond the depth, so that chunks tied at the cut are broken by id.
+TIE_MARGIN = 8
+
 
 class Bm25Index:
     def __init__(self, bm25: Any, size: int) -> None:
@@ -22,10 +25,16 @@ class Bm25Index:
         return cls(bm25, len(chunks))
 
     def ranking(self, query: str, depth: int) -> list[int]:
-        """Chunk ids with a positive score, best first."""
+        """Chunk ids with a positive score, best first; equal scores (the same line in two
+        articles) in id order, so the ranking is reproducible, and the same from every
+        store (the database's BM25 orders them so too)."""
         terms = [t for t in tokenize_for_bm25(query) if t in self._bm25.vocab_dict]
-        if not terms:
+        if not terms or depth <= 0:
             return []
-        depth = min(depth, self.size)
-        ids, scores = self._bm25.retrieve([terms], k=depth, show_progress=False, n_threads=1)
-        return [int(i) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
+        k = min(depth + TIE_MARGIN, self.size)
+        ids, scores = self._bm25.retrieve([terms], k=k, show_progress=False, n_threads=1)
+        hits = sorted(
+            ((float(s), int(i)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0),
+            key=lambda hit: (-hit[0], hit[1]),
+        )
+        return [i for _, i in hits[:depth]]

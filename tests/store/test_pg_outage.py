@@ -55,3 +55,34 @@ def test_an_outage_is_a_503_and_the_service_recovers(settings: Settings, tmp_pat
     finally:
         pipeline.store.close()
         server.cleanup()
+
+
+def test_a_server_started_while_the_database_is_down_comes_up_by_itself(
+    settings: Settings, tmp_path: Path
+) -> None:
+    pgserver = pytest.importorskip("pgserver")
+    data = tmp_path / "pgdata"
+    server = pgserver.get_server(data, cleanup_mode="stop")
+    url = server.get_uri()
+    server.cleanup()  # down before the API starts
+    own = settings.model_copy(
+        update={
+            "store": "pgvector",
+            "database_url": SecretStr(url),
+            "database_connect_timeout": 2.0,
+        }
+    )
+    try:
+        with TestClient(create_app(settings=own)) as client:
+            health = client.get("/health")
+            assert health.status_code == 503 and health.json()["reason"] == "store_unavailable"
+            server = pgserver.get_server(data, cleanup_mode="stop")
+            deadline = time.monotonic() + 120
+            while client.get("/health").status_code != 200:
+                assert time.monotonic() < deadline, "never came up"
+                time.sleep(0.5)
+            answer = client.post("/ask", json={"question": "Where will the command be based?"})
+            assert answer.status_code == 200, answer.text
+            client.app.state.service.pipeline.store.close()  # type: ignore[attr-defined]
+    finally:
+        server.cleanup()

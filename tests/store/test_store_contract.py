@@ -87,6 +87,33 @@ def test_both_stores_rank_alike(settings: Settings, pg_settings: Settings) -> No
     database.store.close()
 
 
+def test_rankings_stay_alike_after_incremental_writes(
+    settings: Settings, pg_settings: Settings, tmp_path: Path
+) -> None:
+    """After adds and deletes (database ids no longer follow positions, retired rows remain
+    for the grace period) both stores still rank identically."""
+    embedder = FakeEmbedder()
+    annotator = Annotator().load()
+    pipelines = []
+    own_library = {"library_dir": tmp_path / "pg-library", "index_dir": tmp_path / "pg-index"}
+    for own in (settings, pg_settings.model_copy(update=own_library)):
+        store = _store(own)
+        store.ensure(embedder, annotator=annotator)
+        library = Library(own, embedder, annotator, store=store)
+        library.add([NewArticle(ARTICLE.encode(), doc_id="a-new.txt")])
+        first_seed = sorted(own.seeds_dir.glob("*.txt"))[0].name
+        library.remove([first_seed])
+        library.add([NewArticle(UPDATED_ARTICLE.encode(), doc_id="0-front.txt")])
+        pipelines.append(Pipeline.load(own, embedder=embedder, annotator=annotator, store=store))
+    files, database = pipelines
+    assert database.index.chunks == files.index.chunks
+    for question in [*_questions(), "Quillon", "What did the council decide?"]:
+        a = files.retriever.retrieve(question)
+        b = database.retriever.retrieve(question)
+        assert (b.dense_ranking, b.sentence_ranking) == (a.dense_ranking, a.sentence_ranking)
+        assert b.bm25_ranking == a.bm25_ranking, question
+
+
 def test_first_use_builds_and_then_reuses(any_store_settings: Settings) -> None:
     embedder = CountingEmbedder()
     first = _store(any_store_settings).ensure(embedder)
@@ -297,6 +324,51 @@ def test_a_killed_writer_leaves_the_previous_index(pg_settings: Settings, tmp_pa
     with pytest.raises(IndexMismatchError):  # the edit is still not indexed
         _store(strict).ensure(FakeEmbedder())
     assert _store(pg_settings).load(FakeEmbedder()).chunks == good.chunks
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://rag:p@ssw0rd-leak@127.0.0.1:{port}/rag",  # an unencoded @
+        "postgresql://rag:s3cret pw-leak@127.0.0.1:{port}/rag",  # a space
+        "postgresql://rag:pa%zzss-leak@127.0.0.1:{port}/rag",  # a bad percent escape
+        "host=127.0.0.1 port={port} password='secret-leak' dbname=rag user",  # key=value
+    ],
+)
+def test_a_malformed_url_never_shows_the_password(settings: Settings, url: str) -> None:
+    from pydantic import SecretStr
+
+    from tests.devserver import free_port
+
+    bad = settings.model_copy(
+        update={
+            "store": "pgvector",
+            "database_url": SecretStr(url.format(port=free_port())),
+            "database_connect_timeout": 2.0,
+        }
+    )
+    with pytest.raises(StoreUnavailableError) as err:
+        _store(bad).live_version()
+    assert "leak" not in str(err.value)
+
+
+def test_an_old_reader_is_told_to_reload_once_its_rows_are_gone(
+    pg_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.store.pgvector import store as pg
+
+    embedder = FakeEmbedder()
+    reader = Pipeline.load(pg_settings, embedder=embedder)
+    monkeypatch.setattr(pg, "RETIRED_GRACE_S", 0)
+    writer = Library(pg_settings, embedder, Annotator().load())
+    writer.add([NewArticle(ARTICLE.encode(), doc_id="one.txt")])
+    writer.add([NewArticle(ARTICLE.encode(), doc_id="two.txt")])  # collects the reader's rows
+    with pytest.raises(IndexMismatchError, match="reload it"):
+        reader.retriever.retrieve("What did the Quillon Council decide?")
+    fresh = reader.refreshed()
+    assert fresh is not reader and "two.txt" in fresh.index.documents
+    assert fresh.retriever.retrieve("What did the Quillon Council decide?").passages
+    assert fresh.refreshed() is fresh
 
 
 def test_an_unreachable_database_is_a_clear_error(settings: Settings) -> None:

@@ -57,15 +57,23 @@ class PgVectorSearch:
         if k <= 0:
             return scores, ids
         params = {"k": k, "g": self._generation}
+        expected = min(k, self.ntotal)
         with self._store.connection() as conn:
-            # One index scan returns at most hnsw.ef_search rows: widen it for deep searches
-            # (in a transaction, for SET LOCAL); otherwise one statement, one round trip.
-            deep = k > HNSW_EF_SEARCH
+            # One index scan returns at most hnsw.ef_search rows, and rows of other
+            # generations among them are filtered out afterwards (after a full rebuild, each
+            # live row has a retired twin for a while): ask for twice k. Deeper than the
+            # setting, in a transaction for SET LOCAL; otherwise one statement.
+            ef_search = 2 * k
+            deep = ef_search > HNSW_EF_SEARCH
             with conn.transaction() if deep else nullcontext():
                 if deep:
-                    conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(k)))
+                    conn.execute(
+                        sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef_search))
+                    )
                 for row, query in enumerate(queries):
                     found = conn.execute(self._query, {**params, "q": query}).fetchall()
+                    if len(found) < expected:
+                        self._store.check_generation(conn, self._generation)
                     for col, (db_id, score) in enumerate(found):
                         ids[row, col] = self._positions[db_id]
                         scores[row, col] = score
@@ -94,8 +102,8 @@ class PgBm25:
                JOIN {s}.chunks AS c ON c.id = p.chunk
                JOIN {s}.generations AS m ON m.generation = %(g)s
                WHERE {visible}
-               GROUP BY p.chunk
-               ORDER BY score DESC, p.chunk
+               GROUP BY p.chunk, c.doc_id, c.ordinal
+               ORDER BY score DESC, c.doc_id COLLATE "C", c.ordinal
                LIMIT %(k)s"""
         ).format(s=s, k1=sql.Literal(BM25_K1), b=sql.Literal(BM25_B), visible=visible("c"))
 
@@ -107,7 +115,9 @@ class PgBm25:
             rows = conn.execute(
                 self._query, {"terms": terms, "k": depth, "g": self._generation}
             ).fetchall()
-        return [self._positions[chunk] for chunk, score in rows if score > 0]
+            if not rows:  # no match, or this generation's statistics are gone
+                self._store.check_generation(conn, self._generation)
+        return [self._positions[chunk] for chunk, _score in rows if _score > 0]
 
 
 def postings_of(text: str) -> Counter[str]:

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import psycopg
@@ -75,6 +78,7 @@ class PgVectorStore:
         self.schema = settings.database_schema
         self._url = settings.database_url.get_secret_value()
         self._pool: ConnectionPool | None = None
+        self._opening = threading.Lock()  # threads share one pool
         self._s = sql.Identifier(self.schema)
 
     # -- connections ---------------------------------------------------------------------
@@ -82,6 +86,12 @@ class PgVectorStore:
     def _open(self) -> ConnectionPool:
         if self._pool is not None:
             return self._pool
+        with self._opening:
+            if self._pool is None:
+                self._pool = self._new_pool()
+            return self._pool
+
+    def _new_pool(self) -> ConnectionPool:
         timeout = self.settings.database_connect_timeout
         statement_ms = int(self.settings.database_statement_timeout * 1000)
         options: dict[str, Any] = {
@@ -108,9 +118,15 @@ class PgVectorStore:
                 "run `CREATE EXTENSION vector` as a superuser, or use the "
                 "pgvector/pgvector image (docs/scaling.md)."
             ) from exc
+        except psycopg.ProgrammingError as exc:  # libpq could not parse the URL
+            raise StoreUnavailableError(
+                "RAG_DATABASE_URL is not a valid PostgreSQL URL: give "
+                "postgresql://user:password@host:5432/dbname, with special characters in the "
+                "password percent-encoded (or the password in PGPASSWORD)."
+            ) from exc
         except psycopg.Error as exc:
             raise StoreUnavailableError(
-                f"Cannot reach the index database (RAG_DATABASE_URL): {_first_line(exc)}"
+                f"Cannot reach the index database (RAG_DATABASE_URL): {self._describe(exc)}"
             ) from exc
 
         def configure(conn: psycopg.Connection[Any]) -> None:
@@ -137,7 +153,6 @@ class PgVectorStore:
             raise StoreUnavailableError(
                 f"Cannot reach the index database (RAG_DATABASE_URL) within {timeout:g} s."
             ) from exc
-        self._pool = pool
         return pool
 
     @contextmanager
@@ -154,8 +169,18 @@ class PgVectorStore:
                 f"{self.settings.database_connect_timeout:g} s (RAG_DATABASE_POOL_SIZE="
                 f"{self.settings.database_pool_size} are busy, or the server is down)."
             ) from exc
-        except psycopg.OperationalError as exc:
-            raise StoreUnavailableError(f"The index database failed: {_first_line(exc)}") from exc
+        except psycopg.errors.ReadOnlySqlTransaction as exc:
+            raise StoreUnavailableError(
+                "The index database is read-only (a standby?): RAG_DATABASE_URL must name the "
+                "primary."
+            ) from exc
+        except psycopg.Error as exc:
+            raise StoreUnavailableError(
+                f"The index database failed: {self._describe(exc)}"
+            ) from exc
+
+    def _describe(self, exc: BaseException) -> str:
+        return redact(_first_line(exc), self._url)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -181,7 +206,7 @@ class PgVectorStore:
                     "Run `rag index` to rebuild it."
                 )
             log.info("%s Updating the database index.", "; ".join(reasons))
-            self._sync(embedder, reporter, annotator, sources, reuse=True)
+            self._sync(embedder, reporter, annotator, reuse=True)
         return self.load(embedder, annotator)
 
     def build(
@@ -192,7 +217,7 @@ class PgVectorStore:
         reuse: bool = True,
     ) -> LoadedIndex:
         annotator = annotator or Annotator()
-        self._sync(embedder, reporter, annotator, load_sources(self.settings), reuse=reuse)
+        self._sync(embedder, reporter, annotator, reuse=reuse)
         return self.load(embedder, annotator)
 
     def sync_locked(
@@ -204,13 +229,13 @@ class PgVectorStore:
 
     def live_version(self) -> str | None:
         # Asked on every request of a server: one statement, one round trip.
-        try:
-            with self.connection() as conn:
+        with self.connection() as conn:
+            try:
                 row = conn.execute(
                     sql.SQL("SELECT generation FROM {s}.meta").format(s=self._s)
                 ).fetchone()
-        except psycopg.errors.UndefinedTable:
-            return None
+            except psycopg.errors.UndefinedTable:
+                return None
         return f"{VERSION_PREFIX}{row[0]}" if row else None
 
     def stored_documents(self, sources: list[Source]) -> dict[str, Document]:
@@ -290,6 +315,19 @@ class PgVectorStore:
             ) from exc
 
     # -- reading -----------------------------------------------------------------------------
+
+    def check_generation(self, conn: psycopg.Connection[Any], generation: int) -> None:
+        """IndexMismatchError if `generation`'s rows have been collected: a process that
+        held an old version for longer than RETIRED_GRACE_S must load the live one."""
+        found = conn.execute(
+            sql.SQL("SELECT 1 FROM {s}.generations WHERE generation = %s").format(s=self._s),
+            (generation,),
+        ).fetchone()
+        if found is None:
+            raise IndexMismatchError(
+                f"The index version this process loaded ({VERSION_PREFIX}{generation}) was "
+                "replaced and cleaned up: reload it (restart the command)."
+            )
 
     def _meta(self, conn: psycopg.Connection[Any], columns: tuple[str, ...]) -> Any:
         """The meta row's columns, or None when the schema has no index yet."""
@@ -387,24 +425,31 @@ class PgVectorStore:
         embedder: Embedder,
         reporter: Reporter | None,
         annotator: Annotator,
-        sources: list[Source],
         reuse: bool,
     ) -> None:
-        """Bring the database to `sources` in one transaction."""
+        """Bring the database to the articles on disk, in one transaction."""
         started = time.perf_counter()
         reporter = reporter or LogReporter()
-        expected = expected_manifest(self.settings, embedder, sources, annotator)
         with self.connection() as conn, self._writer_lock(conn), conn.transaction():
+            # Read only now, holding the lock: a list read before waiting for it could miss
+            # an article another writer has added meanwhile, and this write would retire it.
+            sources = load_sources(self.settings)
+            expected = expected_manifest(self.settings, embedder, sources, annotator)
             meta = self._meta(conn, ("generation", "manifest", "dim", "schema_version"))
             if meta is not None and (meta[2] != embedder.dim or meta[3] != SCHEMA_VERSION):
-                # Another model's dimension or an older layout: the tables are remade. DDL is
-                # transactional, so readers keep the old tables until this commits.
+                # Another model's dimension or an older layout: the tables are remade, in this
+                # transaction (readers wait for it to commit, then find the new generation).
+                # The generation goes on counting, so no reader mistakes the new tables'
+                # rows for its own.
+                last_generation = meta[0]
                 conn.execute(sql.SQL("DROP SCHEMA {s} CASCADE").format(s=self._s))
                 meta = None
+            else:
+                last_generation = meta[0] if meta else 0
             if meta is None:
                 for statement in create_statements(self.schema, embedder.dim):
                     conn.execute(statement)
-            generation = (meta[0] if meta else 0) + 1
+            generation = last_generation + 1
             full = not reuse or meta is None or bool(_manifest_reasons(meta[1], expected, meta[3]))
             live = dict(
                 conn.execute(
@@ -463,12 +508,17 @@ class PgVectorStore:
         committed, the catalog included (a lock taken inside it would not refresh the
         catalog cache). A killed writer's session ends and frees it."""
         key = (f"rag:{self.schema}",)
+        # A writer waits for another to finish, and its statements (statistics over every
+        # posting, a full rebuild's updates) are bounded by the work, not by the timeout
+        # that guards readers' queries.
+        conn.execute("SET statement_timeout = 0")
         conn.execute("SELECT pg_advisory_lock(hashtext(%s))", key)
         try:
             yield
         finally:
             with suppress(psycopg.Error):
                 conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", key)
+                conn.execute("RESET statement_timeout")
 
     def _retire(self, conn: psycopg.Connection[Any], doc_ids: list[str], generation: int) -> None:
         if not doc_ids:
@@ -665,3 +715,21 @@ def _manifest_reasons(
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+# libpq quotes the host names and values it could not use; from a malformed URL those can be
+# pieces of the password ("failed to resolve host 'ss@db'" for the password "p@ss").
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
+
+
+def redact(message: str, url: str) -> str:
+    """`message` without quoted values and without the URL's password."""
+    message = _QUOTED.sub("…", message)
+    try:
+        password = urlsplit(url).password if "://" in url else None
+    except ValueError:
+        password = None
+    for secret in {password, unquote(password or "")}:
+        if secret:
+            message = message.replace(secret, "…")
+    return message
