@@ -7,6 +7,8 @@ Runs, each in its own process, and prints their Markdown tables:
   threads     1 vs 2 intra-op threads for encoders, 1 vs 2 OpenMP threads for FAISS
   quality     ONNX fp32/int8 vs torch fp32 on eval/dev.jsonl + eval/own.jsonl
   scale       (e) 1e4 / 1e5 (/ 1e6 without --quick) passages per index type
+  workers     rag serve at 1, 8, 32 clients with 1 and 2 workers, FAISS and pgvector
+  pg_scale    PostgreSQL + pgvector HNSW at 1e5 (/ 1e6 without --quick), beside FAISS HNSW
 
 The first run exports the ONNX graphs (models/onnx/) and embeds ~22,000 docstring passages
 once (build/bench-cache/); later runs reuse both. JSON results land in build/bench-results/.
@@ -28,7 +30,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import PYTHON, ROOT, machine_note, prepare_indexes, real_vectors
 
-SCRIPTS = ("query_path", "ingest", "cold_start", "threads", "quality", "scale")
+SCRIPTS = (
+    "query_path",
+    "ingest",
+    "cold_start",
+    "threads",
+    "quality",
+    "scale",
+    "workers",
+    "pg_scale",
+)
 
 
 def main() -> None:

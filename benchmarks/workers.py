@@ -1,6 +1,7 @@
 """Throughput and latency of `rag serve` (real model) by store and worker count, in one run.
 
     .venv/bin/python benchmarks/workers.py [--duration 20] [--levels 1,8,32] [--workers 1,2]
+        [--stores faiss,pgvector] [--quick]
 
 For each store (faiss: the index files loaded by every worker; pgvector: one PostgreSQL 16 +
 pgvector from the pgserver package, shared by every worker) and each worker count, start
@@ -89,7 +90,10 @@ def main() -> None:
     parser.add_argument("--levels", default="1,8,32", help="concurrent users per level")
     parser.add_argument("--workers", default="1,2", help="worker counts")
     parser.add_argument("--stores", default="faiss,pgvector")
+    parser.add_argument("--quick", action="store_true", help="8 s per level")
     args = parser.parse_args()
+    if args.quick:
+        args.duration = 8
     levels = [int(x) for x in args.levels.split(",")]
     worker_counts = [int(x) for x in args.workers.split(",")]
     stores = args.stores.split(",")

@@ -14,6 +14,7 @@ from rag.store.pgvector.schema import (
     BM25_K1,
     EMPTY_CHUNK_TERM,
     HNSW_EF_SEARCH,
+    ef_search_for,
     visible,
 )
 from rag.text import tokenize_for_bm25
@@ -61,10 +62,11 @@ class PgVectorSearch:
         with self._store.connection() as conn:
             # One index scan returns at most hnsw.ef_search rows, and rows of other
             # generations among them are filtered out afterwards (after a full rebuild, each
-            # live row has a retired twin for a while): ask for twice k. Deeper than the
-            # setting, in a transaction for SET LOCAL; otherwise one statement.
-            ef_search = 2 * k
-            deep = ef_search > HNSW_EF_SEARCH
+            # live row has a retired twin for a while): at least twice k, and more for a
+            # large table (schema.ef_search_for). Another value than the connections' own
+            # needs a transaction for SET LOCAL; otherwise one statement.
+            ef_search = max(2 * k, ef_search_for(self.ntotal))
+            deep = ef_search != HNSW_EF_SEARCH  # the connections' own setting
             with conn.transaction() if deep else nullcontext():
                 if deep:
                     conn.execute(
