@@ -9,7 +9,8 @@ pgvector from the pgserver package, shared by every worker) and each worker coun
 questions of eval/dev.jsonl + eval/own.jsonl, benchmarks/locustfile.py) against POST /ask at
 each concurrency: requests/s, p50/p95 latency, errors. Memory: the resident and the
 proportional set size (PSS counts pages shared between workers once, split among them) of
-each serving process after the run; for pgvector, also the PostgreSQL processes'.
+each serving process after the run (the index is built beforehand by `rag index`, so every
+server loads it); for pgvector, also the PostgreSQL processes'.
 
 Everything is started and stopped here, bounded in time, loopback only. On 2 cores, the
 load generator (Locust) competes with the server for the CPU: the figures are what this
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -71,6 +73,18 @@ def _is_python(proc: psutil.Process) -> bool:
         return False
 
 
+def build_index(env: dict[str, str | None]) -> None:
+    child = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
+    subprocess.run(
+        [str(Path(sys.executable).parent / "rag"), "index"],
+        env=child,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+
+
 def postgres_memory(data_dir: Path) -> float:
     """PSS MiB of the PostgreSQL server and its backends."""
     total = 0.0
@@ -112,15 +126,19 @@ def main() -> None:
         try:
             for store in stores:
                 schema = f"bench_{uuid.uuid4().hex[:8]}"
+                env = {
+                    "RAG_STORE": store,
+                    "RAG_INDEX_DIR": str(workdir / f"index-{store}"),
+                    "RAG_LIBRARY_DIR": str(workdir / "library"),
+                    "RAG_API_KEY": None,
+                }
+                if store == "pgvector":
+                    env |= {"RAG_DATABASE_URL": url, "RAG_DATABASE_SCHEMA": schema}
+                # Built beforehand, so every server loads it: a process that builds the index
+                # keeps ~250 MB more heap (batch encoding, parsing every sentence) than one
+                # that loads it, which is not what serving costs.
+                build_index(env)
                 for workers in worker_counts:
-                    env = {
-                        "RAG_STORE": store,
-                        "RAG_INDEX_DIR": str(workdir / f"index-{store}"),
-                        "RAG_LIBRARY_DIR": str(workdir / "library"),
-                        "RAG_API_KEY": None,
-                    }
-                    if store == "pgvector":
-                        env |= {"RAG_DATABASE_URL": url, "RAG_DATABASE_SCHEMA": schema}
                     log = workdir / f"server-{store}-{workers}.log"
                     extra = ("--no-access-log", "--workers", str(workers))
                     with running_server_process(log, env, timeout=300, extra_args=extra) as srv:
