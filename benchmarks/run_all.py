@@ -12,8 +12,8 @@ Runs, each in its own process, and prints their Markdown tables:
 
 The first run exports the ONNX graphs (models/onnx/) and embeds ~22,000 docstring passages
 once (build/bench-cache/); later runs reuse both. JSON results land in build/bench-results/.
-A full run takes about 25 minutes on 2 quiet cores (most of it building HNSW over 1e6
-vectors); --quick about 8.
+A full run takes about 75 minutes on 2 cores (most of it building HNSW over 1e6 vectors,
+in FAISS and in pgvector: pg_scale alone took 51 min); --quick about 15.
 
 Usage: python benchmarks/run_all.py [--quick] [--only query_path,scale]
 """
