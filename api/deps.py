@@ -105,10 +105,7 @@ class Service:
         return True
 
     def _swap(self, index: LoadedIndex) -> None:
-        old = self._ready()
-        self.pipeline = Pipeline.from_index(
-            old.settings, old.embedder, old.analyzer, index, old.answerer_factory, old.store
-        )
+        self.pipeline = self._ready().with_index(index)
 
     def _ready(self) -> Pipeline:
         if self.pipeline is None:

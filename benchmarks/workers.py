@@ -85,7 +85,7 @@ def build_index(env: dict[str, str | None]) -> None:
     )
 
 
-def postgres_memory(data_dir: Path) -> float:
+def postgres_memory() -> float:
     """PSS MiB of the PostgreSQL server and its backends."""
     total = 0.0
     for proc in psutil.process_iter(["name", "cmdline"]):
@@ -160,7 +160,7 @@ def main() -> None:
                             "pss_mib_per_worker": [round(p, 0) for _, p in per_worker],
                         }
                         if store == "pgvector":
-                            entry["postgres_pss_mib"] = round(postgres_memory(workdir), 0)
+                            entry["postgres_pss_mib"] = round(postgres_memory(), 0)
                         memory.append(entry)
                         print(f"  memory: {entry}", flush=True)
         finally:

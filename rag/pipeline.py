@@ -107,7 +107,10 @@ class Pipeline:
         live = self.store.live_version()
         if live is None or live == self.index.version:
             return self
-        index = self.store.load(self.embedder, self.analyzer)
+        return self.with_index(self.store.load(self.embedder, self.analyzer))
+
+    def with_index(self, index: LoadedIndex) -> Pipeline:
+        """A pipeline like this one (model, annotator, answer stage, store) over `index`."""
         return Pipeline.from_index(
             self.settings, self.embedder, self.analyzer, index, self.answerer_factory, self.store
         )

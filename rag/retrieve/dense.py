@@ -6,6 +6,7 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
+from rag.retrieve.fusion import TIE_MARGIN, best_first
 from rag.store import LoadedIndex, VectorSearch
 
 
@@ -25,22 +26,14 @@ def chunks_by_sentence(index: LoadedIndex) -> dict[int, list[int]]:
     return out
 
 
-# Hits fetched beyond the depth, so that rows tied at the cut are broken by position.
-TIE_MARGIN = 8
-
-
 def _nearest(index: VectorSearch, query_vector: np.ndarray, k: int) -> list[tuple[float, int]]:
-    """(score, position) best first, equal scores (the same text in two articles) in
-    position order: every store returns them alike (FAISS's heap breaks ties its own way)."""
+    """(score, position) best first, ties in position order (`best_first`)."""
     k = min(k, index.ntotal)
     if k <= 0:
         return []
     scores, ids = index.search(query_vector.reshape(1, -1), min(k + TIE_MARGIN, index.ntotal))
-    hits = sorted(
-        ((float(s), int(i)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0),
-        key=lambda hit: (-hit[0], hit[1]),
-    )
-    return hits[:k]
+    hits = ((float(s), int(i)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0)
+    return best_first(hits, k)
 
 
 def chunk_ranking(

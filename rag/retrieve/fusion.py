@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -42,6 +43,17 @@ class FusionWeights:
 
     def as_tuple(self) -> tuple[float, float, float]:
         return (self.dense, self.sentences, self.bm25)
+
+
+# Hits fetched beyond a ranking's depth, so that items tied at the cut are broken by id.
+TIE_MARGIN = 8
+
+
+def best_first(hits: Iterable[tuple[float, int]], depth: int) -> list[tuple[float, int]]:
+    """The `depth` best (score, id) pairs, equal scores (the same text in two articles) in id
+    order: reproducible, and the same from every store (FAISS's heap and bm25s's partial
+    sort each break ties their own way). Ask the ranker for depth + TIE_MARGIN hits."""
+    return sorted(hits, key=lambda hit: (-hit[0], hit[1]))[:depth]
 
 
 def reciprocal_rank_fusion(

@@ -6,11 +6,9 @@ from typing import Any
 
 import bm25s
 
+from rag.retrieve.fusion import TIE_MARGIN, best_first
 from rag.text import tokenize_for_bm25
 from rag.types import Chunk
-
-# Hits fetched beyond the depth, so that chunks tied at the cut are broken by id.
-TIE_MARGIN = 8
 
 
 class Bm25Index:
@@ -33,8 +31,5 @@ class Bm25Index:
             return []
         k = min(depth + TIE_MARGIN, self.size)
         ids, scores = self._bm25.retrieve([terms], k=k, show_progress=False, n_threads=1)
-        hits = sorted(
-            ((float(s), int(i)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0),
-            key=lambda hit: (-hit[0], hit[1]),
-        )
-        return [i for _, i in hits[:depth]]
+        hits = ((float(s), int(i)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0)
+        return [i for _, i in best_first(hits, depth)]

@@ -452,15 +452,11 @@ def load_index(
             f"Index dimension {parts.chunk_index.d} does not match the model's {embedder.dim}. "
             f"{fix}"
         )
-    texts = {d.doc_id: d.text for d in documents}
-    records_by_span: list[Sentence | Chunk] = [*parts.sentences, *parts.chunks]
-    for record in records_by_span:
-        text = texts.get(record.doc_id)
-        if text is None or text[record.start : record.end] != record.text:
-            raise IndexCorruptedError(
-                f"Index in {build} does not match {record.doc_id} at {record.start}-{record.end}. "
-                f"{fix}"
-            )
+    record = first_mismatch({d.doc_id: d for d in documents}, parts.sentences, parts.chunks)
+    if record is not None:
+        raise IndexCorruptedError(
+            f"Index in {build} does not match {record.doc_id} at {record.start}-{record.end}. {fix}"
+        )
     return _assemble(
         manifest,
         documents,
@@ -472,6 +468,19 @@ def load_index(
         parts.annotations,
         build,
     )
+
+
+def first_mismatch(
+    documents: dict[str, Document], sentences: list[Sentence], chunks: list[Chunk]
+) -> Sentence | Chunk | None:
+    """The first sentence or chunk whose text is not its document's text at its offsets
+    (what every citation relies on), or None."""
+    records: list[Sentence | Chunk] = [*sentences, *chunks]
+    for record in records:
+        doc = documents.get(record.doc_id)
+        if doc is None or doc.text[record.start : record.end] != record.text:
+            return record
+    return None
 
 
 def stored_documents(settings: Settings, sources: list[Source]) -> dict[str, Document]:

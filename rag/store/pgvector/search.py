@@ -119,7 +119,7 @@ class PgBm25:
             ).fetchall()
             if not rows:  # no match, or this generation's statistics are gone
                 self._store.check_generation(conn, self._generation)
-        return [self._positions[chunk] for chunk, _score in rows if _score > 0]
+        return [self._positions[chunk] for chunk, score in rows if score > 0]
 
 
 def postings_of(text: str) -> Counter[str]:

@@ -48,6 +48,7 @@ from rag.store.index import (
     _document_from_record,
     _document_meta,
     _encode,
+    first_mismatch,
 )
 from rag.store.manifest import ARTICLES, differences, expected_manifest
 from rag.store.pgvector.schema import (
@@ -342,6 +343,13 @@ class PgVectorStore:
             )
         ).fetchone()
 
+    def _live_keys(self, conn: psycopg.Connection[Any]) -> dict[str, str]:
+        """doc_id -> Source.key of the live articles."""
+        rows = conn.execute(
+            sql.SQL("SELECT doc_id, key FROM {s}.documents WHERE retired IS NULL").format(s=self._s)
+        ).fetchall()
+        return dict(rows)
+
     def _stale_reasons(self, expected: dict[str, Any]) -> list[str]:
         """Why the database's index does not match these articles and settings."""
         with self.connection() as conn:
@@ -350,13 +358,7 @@ class PgVectorStore:
                 return ["no index in the database yet"]
             manifest, schema_version = meta
             reasons = _manifest_reasons(manifest, expected, schema_version)
-            stored = dict(
-                conn.execute(
-                    sql.SQL("SELECT doc_id, key FROM {s}.documents WHERE retired IS NULL").format(
-                        s=self._s
-                    )
-                ).fetchall()
-            )
+            stored = self._live_keys(conn)
         reasons += differences({ARTICLES: stored}, {ARTICLES: expected[ARTICLES]})
         return reasons
 
@@ -398,13 +400,11 @@ class PgVectorStore:
             chunk_positions[db_id] = pos
             ids = tuple(first_sentence[doc_id] + o for o in ordinals)
             chunks.append(Chunk(pos, doc_id, start, end, text, ids))
-        records: list[Sentence | Chunk] = [*sentences, *chunks]
-        for record in records:
-            doc = documents.get(record.doc_id)
-            if doc is None or doc.text[record.start : record.end] != record.text:
-                raise ValueError(
-                    f"{record.doc_id} at {record.start}-{record.end} does not match its text"
-                )
+        record = first_mismatch(documents, sentences, chunks)
+        if record is not None:
+            raise ValueError(
+                f"{record.doc_id} at {record.start}-{record.end} does not match its text"
+            )
         return LoadedIndex(
             manifest=manifest,
             documents=documents,
@@ -451,13 +451,7 @@ class PgVectorStore:
                     conn.execute(statement)
             generation = last_generation + 1
             full = not reuse or meta is None or bool(_manifest_reasons(meta[1], expected, meta[3]))
-            live = dict(
-                conn.execute(
-                    sql.SQL("SELECT doc_id, key FROM {s}.documents WHERE retired IS NULL").format(
-                        s=self._s
-                    )
-                ).fetchall()
-            )
+            live = self._live_keys(conn)
             changed = [s for s in sources if full or live.get(s.doc_id) != s.key]
             wanted = {s.doc_id for s in sources}
             retire = sorted(
