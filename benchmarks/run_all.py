@@ -2,6 +2,7 @@
 
 Runs, each in its own process, and prints their Markdown tables:
   query_path  (a) stage-by-stage query latency and (d) serving memory, per backend
+  http_vs_langchain  warm POST /ask over HTTP: rag serve against the LangChain baseline served alike
   ingest      (b) chunks/s of our build path vs a bare SentenceTransformer.encode
   cold_start  (c) fresh `rag ask` process to first answer
   threads     1 vs 2 intra-op threads for encoders, 1 vs 2 OpenMP threads for FAISS
@@ -32,6 +33,7 @@ from common import PYTHON, ROOT, machine_note, prepare_indexes, real_vectors
 
 SCRIPTS = (
     "query_path",
+    "http_vs_langchain",
     "ingest",
     "cold_start",
     "threads",

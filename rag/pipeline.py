@@ -125,9 +125,17 @@ class Pipeline:
         shown = top_k or self.settings.top_k
         # The answer stage reads a few more passages than are shown: a fact ranked sixth is
         # still worth citing.
+        # The question is parsed while retrieval embeds and searches it (both read the
+        # spelling-repaired question).
+        repaired = self.retriever.repair(question)
+        analysis = self.analyzer.question_soon(repaired)
         retrieval = self.retriever.retrieve(question, max(shown, self.settings.answer_k))
         t1 = time.perf_counter()
-        retrieval.analysis = self.analyzer.question(retrieval.query)
+        retrieval.analysis = (
+            analysis.result()
+            if retrieval.query == repaired
+            else self.analyzer.question(retrieval.query)
+        )
         ta = time.perf_counter()
         retrieved = retrieval.passages
         # The answer stage always reads answer_k passages (what it was trained on), however

@@ -134,7 +134,7 @@ class Citation(BaseModel):
 
 class Timings(BaseModel):
     retrieve: float = 0.0
-    analyze: float = 0.0  # question analysis (spaCy parse)
+    analyze: float = 0.0  # waiting for the question analysis (parsed during retrieval)
     answer: float = 0.0
     total: float = 0.0
 

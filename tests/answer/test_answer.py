@@ -15,19 +15,22 @@ import pytest
 
 from rag.analyze import QuestionAnalysis, SentenceAnnotation
 from rag.answer import ABSTAIN_TEXT, AnswerModel
-from rag.answer.features import FEATURES, CandidateView
+from rag.answer.features import FEATURES, CandidateView, featurize
 from rag.answer.learned import (
     ANSWERABLE_FEATURES,
     COMPLEMENT_FEATURES,
     MAX_TWO_SENTENCE_CHARS,
+    CorpusView,
     LearnedAnswerer,
     Scored,
     candidate_sentences,
     choose,
+    definition_candidates,
 )
 from rag.answer.model import DEFAULT_MODEL_PATH, LinearHead, model_sha256
 from rag.errors import InvalidQuestionError, ModelLoadError
 from rag.pipeline import Pipeline
+from rag.text import Lexicon
 from rag.types import Answer
 
 
@@ -185,6 +188,68 @@ def test_candidates_come_in_passage_order_each_once() -> None:
     ids, ranks = candidate_sentences([2, 0, None, 1], [(0, 1), (1, 2), (3, 4)])
     assert ids == [3, 4, 0, 1, 2]
     assert ranks == [0, 0, 1, 1, 3]
+
+
+def _corpus(texts: list[str], defines: list[tuple[str, ...]]) -> CorpusView:
+    from rag.types import Sentence
+
+    sentences = [Sentence(i, "a.txt", 0, len(t), t) for i, t in enumerate(texts)]
+    notes = [SentenceAnnotation((), False, False, False, False, d) for d in defines]
+    return CorpusView.build(sentences, np.eye(len(texts)), notes, Lexicon.from_texts(texts))
+
+
+def test_who_is_x_also_weighs_the_sentences_that_describe_x() -> None:
+    corpus = _corpus(
+        ["Kellogg spoke.", "The envoy, Keith Kellogg, said so.", "Rain fell.", "Kellogg left."],
+        [(), ("envoy", "keith", "kellogg"), (), ()],
+    )
+    who = QuestionAnalysis(
+        "Who is Keith Kellogg?",
+        "who",
+        (),
+        ("keith", "kellogg"),
+        (),
+        definition=True,
+        defined=("keith", "kellogg"),
+    )
+    assert definition_candidates(who, [0, 3], [0, 1], corpus) == ([0, 3, 1], [0, 1, 2])
+    assert definition_candidates(who, [1, 0], [0, 0], corpus) == ([1, 0], [0, 0])  # once
+    what = replace(who, text="What did Keith Kellogg say?", definition=False, defined=())
+    assert definition_candidates(what, [0], [0], corpus) == ([0], [0])
+
+
+def test_the_question_is_parsed_as_retrieval_searched_it(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parse runs beside retrieval, on the spelling-repaired question, and the answer
+    stage reads that analysis, not a second parse."""
+    annotator = pipeline.analyzer
+    parsed: list[str] = []
+    parse = annotator.question
+
+    def recorded(text: str):  # type: ignore[no-untyped-def]
+        parsed.append(text)
+        return parse(text)
+
+    monkeypatch.setattr(annotator, "question", recorded)
+    question = "Where is the new comand in Wiesbadn?"
+    answer = pipeline.ask(question)
+    assert parsed == [pipeline.retriever.repair(question)]
+    assert parsed[0] != question and "wiesbaden" in parsed[0]
+    assert answer.citations and answer.timings_ms.analyze >= 0
+
+
+def test_a_byline_answers_who_is_x_only_when_it_names_x() -> None:
+    lexicon = Lexicon.from_texts(["By Jane Roe", "Rain fell."])
+    byline = replace(_candidate(0, "By Jane Roe"), terms=("jane", "roe"), author_line=True)
+    col = FEATURES.index("author_question_x_author_line")
+
+    def fires(question: str, defined: tuple[str, ...]) -> bool:
+        q = QuestionAnalysis(question, "who", (), defined, (), definition=True, defined=defined)
+        return bool(featurize(q, [byline], lexicon)[0, col])
+
+    assert fires("Who is Jane Roe?", ("jane", "roe"))
+    assert not fires("Who is Klaus Iohannis?", ("klaus", "iohanni"))
 
 
 def test_abstaining_on_topic_shows_what_the_articles_do_say(pipeline: Pipeline) -> None:

@@ -1,0 +1,190 @@
+"""Warm `POST /ask` over HTTP: the full system against the stock LangChain pipeline, both
+served the same way.
+
+The full system is `rag serve` (uvicorn, one worker, no access log). The baseline is the
+pipeline `rag eval --compare` calls `langchain` (RecursiveCharacterTextSplitter(1000/200) +
+LangChain's FAISS store over the same MiniLM model and backend, the top chunk as the answer),
+behind a FastAPI `POST /ask` run by uvicorn with the same settings (`--serve-langchain`).
+Both load before timing; each question goes to one server and then the other, so both see the
+same machine noise. One client, one request at a time, keep-alive: the latency a user of an
+idle service sees. The client runs on the same 2 cores as the servers.
+
+Usage: python benchmarks/http_vs_langchain.py [--rounds 5] [--quick] [--backend onnx]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from pydantic import BaseModel
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import (
+    PYTHON,
+    ROOT,
+    bench_env,
+    bench_settings,
+    eval_questions,
+    machine_note,
+    prepare_indexes,
+    save_result,
+    summarise,
+    table,
+)
+
+from tests.devserver import free_port, running_server_process
+
+# The target in issue 10: warm /ask p50 at most this share of the LangChain pipeline's.
+TARGET_RATIO = 0.5
+
+
+class AskRequest(BaseModel):
+    """The baseline's request body (module level: FastAPI resolves the annotation by name)."""
+
+    question: str
+
+
+def serve_langchain(port: int, backend: str) -> None:
+    """The baseline as a service: the same pipeline `rag eval --compare` runs in process."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from rag.eval.baselines import LangChainSystem
+    from rag.eval.dataset import EvalItem
+    from rag.pipeline import Pipeline
+
+    pipeline = Pipeline.load(bench_settings(backend))
+    system = LangChainSystem(list(pipeline.index.documents.values()), pipeline.embedder)
+
+    app = FastAPI()
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/ask")
+    def ask(request: AskRequest) -> dict[str, object]:
+        out = system.run(EvalItem(id="q", question=request.question, answerable=True))
+        return {
+            "answer": out.answer,
+            "citations": [c.model_dump() for c in out.citations],
+        }
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _langchain_server(backend: str, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [PYTHON, __file__, "--serve-langchain", str(port), "--backend", backend],
+            cwd=ROOT,
+            env=bench_env(backend),
+            stdout=log,
+            stderr=log,
+        )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the LangChain server exited:\n{log_path.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the LangChain server did not start in 300 s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="2 rounds")
+    parser.add_argument("--backend", default="onnx")
+    parser.add_argument("--serve-langchain", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_langchain is not None:
+        serve_langchain(args.serve_langchain, args.backend)
+        return
+
+    if args.quick:
+        args.rounds = 2
+    prepare_indexes([args.backend])
+    questions = eval_questions()
+    logs = ROOT / "build" / "bench-results"
+    logs.mkdir(parents=True, exist_ok=True)
+    env: dict[str, str | None] = {**bench_env(args.backend), "RAG_API_KEY": None}
+    lc_proc, lc_url = _langchain_server(args.backend, logs / "langchain-server.log")
+    try:
+        with (
+            running_server_process(logs / "rag-server.log", env) as ours,
+            httpx.Client(timeout=30) as client,
+        ):
+            urls = {"full system (rag serve)": ours.url, "LangChain (same serving)": lc_url}
+            seconds: dict[str, list[float]] = {name: [] for name in urls}
+            # Warm-up round: also keeps only questions both accept (ours refuses some, such as
+            # a bare "?", with a 4xx that would time an error, not an answer).
+            accepted = [
+                q
+                for q in questions
+                if all(
+                    client.post(f"{url}/ask", json={"question": q}).status_code == 200
+                    for url in urls.values()
+                )
+            ]
+            if not accepted:
+                raise RuntimeError("neither server answered any question: see their logs")
+            for _ in range(args.rounds):
+                for question in accepted:
+                    for name, url in urls.items():
+                        t0 = time.perf_counter()
+                        response = client.post(f"{url}/ask", json={"question": question})
+                        elapsed = time.perf_counter() - t0
+                        response.raise_for_status()
+                        seconds[name].append(elapsed)
+    finally:
+        lc_proc.send_signal(signal.SIGINT)
+        try:
+            lc_proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            lc_proc.kill()
+
+    summaries = {name: summarise(values) for name, values in seconds.items()}
+    ours_p50 = summaries["full system (rag serve)"].p50_ms
+    theirs_p50 = summaries["LangChain (same serving)"].p50_ms
+    ratio = ours_p50 / theirs_p50
+    print(machine_note())
+    print(
+        table(
+            ("server", "requests", "p50 ms", "p95 ms", "mean ms"),
+            [(name, s.n, *s.cells(), f"{s.mean_ms:.2f}") for name, s in summaries.items()],
+        )
+    )
+    verdict = "met" if ratio <= TARGET_RATIO else "not met"
+    print(f"p50 ratio, full system / LangChain: {ratio:.2f} (target <= {TARGET_RATIO}: {verdict})")
+    save_result(
+        "http_vs_langchain",
+        {
+            "backend": args.backend,
+            "rounds": args.rounds,
+            "questions": len(accepted),
+            "refused": sorted(set(questions) - set(accepted)),
+            "summaries": {name: vars(s) for name, s in summaries.items()},
+            "p50_ratio": ratio,
+            "target_ratio": TARGET_RATIO,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
