@@ -5,9 +5,10 @@ The full system is `rag serve` (uvicorn, one worker, no access log). The baselin
 pipeline `rag eval --compare` calls `langchain` (RecursiveCharacterTextSplitter(1000/200) +
 LangChain's FAISS store over the same MiniLM model and backend, the top chunk as the answer),
 behind a FastAPI `POST /ask` run by uvicorn with the same settings (`--serve-langchain`).
-Both load before timing; each question goes to one server and then the other, so both see the
-same machine noise. One client, one request at a time, keep-alive: the latency a user of an
-idle service sees. The client runs on the same 2 cores as the servers.
+Both load before timing; each question goes to both servers, first one then the other in
+turn, so both see the same machine noise. One client, one request at a time, keep-alive:
+the latency a user of an idle service sees. The client runs on the same 2 cores as the
+servers.
 
 Usage: python benchmarks/http_vs_langchain.py [--rounds 5] [--quick] [--backend onnx]
 """
@@ -144,9 +145,11 @@ def main() -> None:
             ]
             if not accepted:
                 raise RuntimeError("neither server answered any question: see their logs")
+            order = list(urls.items())
             for _ in range(args.rounds):
-                for question in accepted:
-                    for name, url in urls.items():
+                for k, question in enumerate(accepted):
+                    # each server goes first on every other question: no order bias
+                    for name, url in order if k % 2 == 0 else order[::-1]:
                         t0 = time.perf_counter()
                         response = client.post(f"{url}/ask", json={"question": question})
                         elapsed = time.perf_counter() - t0

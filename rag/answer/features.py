@@ -134,7 +134,10 @@ def featurize(q: QuestionAnalysis, cands: Sequence[CandidateView], lexicon: Lexi
                 # a byline answers "who wrote it"; for "who is X" only when it names X
                 float(
                     c.author_line
-                    and (q.about_author or (q.definition and set(q.defined) <= sterms))
+                    and (
+                        q.about_author
+                        or (q.definition and bool(q.defined) and set(q.defined) <= sterms)
+                    )
                 ),
             ]
         )

@@ -39,9 +39,10 @@ NEAREST_MIN = 0.5
 # Candidates the second sentence may come from: the next best few by score (the evidence's
 # second sentence is within the top 6 for most multi-evidence training questions).
 SECOND_POOL = 5
-# Sentences describing X that a definition question adds to the retrieved ones: the number of
-# retrieved passages' worth of room the feature pass can afford (about one passage's sentences).
-DESCRIBING_MAX = 4
+# Sentences describing X that a definition question adds to the retrieved ones: about one
+# more passage's worth (RAG_CHUNK_SENTENCES is 3), so the feature pass costs about what
+# answer_k + 1 passages would. Not fit: the 5-fold figures were the same with it as without.
+DESCRIBING_MAX = 3
 # Two sentences only while they stay readable together (two sentences of median length are
 # about 380 characters); one long sentence is never cut.
 MAX_TWO_SENTENCE_CHARS = 420
@@ -124,12 +125,12 @@ class CorpusView:
             {t: frozenset(ids) for t, ids in described.items()},
         )
 
-    def describing(self, terms: Sequence[str]) -> list[int]:
-        """Sentences that describe everything `terms` name, in corpus order."""
-        if not terms:
-            return []
-        found = set.intersection(*(set(self.described.get(t, ())) for t in terms))
-        return sorted(found)
+    def describing(self, terms: Sequence[str]) -> frozenset[int]:
+        """Sentences that describe everything `terms` name."""
+        sets = sorted((self.described.get(t, frozenset()) for t in set(terms)), key=len)
+        if not sets:
+            return frozenset()
+        return sets[0].intersection(*sets[1:])
 
 
 @dataclass(frozen=True)
@@ -172,18 +173,22 @@ def definition_candidates(
     analysis: QuestionAnalysis,
     ids: Sequence[int],
     ranks: Sequence[int],
+    query_vector: np.ndarray,
     corpus: CorpusView,
 ) -> tuple[list[int], list[int]]:
-    """For "who/what is X?", the retrieved sentences plus up to `DESCRIBING_MAX` more that
-    describe X, ranked after every retrieved passage."""
+    """For "who/what is X?", the retrieved sentences plus the `DESCRIBING_MAX` sentences
+    most similar to the question among those that describe X, ranked after every retrieved
+    passage."""
     out_ids, out_ranks = list(ids), list(ranks)
-    if not analysis.definition:
+    if not analysis.definition or not analysis.defined:
         return out_ids, out_ranks
-    last = max(ranks, default=-1) + 1
-    seen = set(ids)
-    extra = [i for i in corpus.describing(analysis.defined) if i not in seen]
-    out_ids += extra[:DESCRIBING_MAX]
-    out_ranks += [last] * len(extra[:DESCRIBING_MAX])
+    extra = sorted(corpus.describing(analysis.defined) - set(ids))
+    if not extra:
+        return out_ids, out_ranks
+    similarity = corpus.vectors[extra] @ query_vector
+    best = [extra[int(k)] for k in np.argsort(-similarity, kind="stable")[:DESCRIBING_MAX]]
+    out_ids += best
+    out_ranks += [max(ranks, default=-1) + 1] * len(best)
     return out_ids, out_ranks
 
 
@@ -362,7 +367,7 @@ class LearnedAnswerer:
         ids, ranks = candidate_sentences(
             [p.chunk_id for p in retrieval.passages], self.chunk_sentences
         )
-        return definition_candidates(analysis, ids, ranks, self.corpus)
+        return definition_candidates(analysis, ids, ranks, retrieval.query_vector, self.corpus)
 
     def answer(self, question: str, retrieval: Retrieval) -> Selection:
         return self.select(self.score(retrieval), self.model)

@@ -40,6 +40,7 @@ from rag.eval.metrics import (
     SystemOutput,
     aggregate,
     cited_spans,
+    missing_key_facts,
     overlaps,
     score_question,
 )
@@ -71,6 +72,7 @@ class Example:
     labels: np.ndarray  # per candidate: overlaps an evidence span
     spans: list[SpanRef]  # per candidate
     ranking: list[SpanRef]  # retrieved passages, best first
+    written_for: str | None = None  # the other corpus, for a question asked across corpora
 
 
 @dataclass(frozen=True)
@@ -98,49 +100,50 @@ def cross_corpus_negatives(
     corpus: Corpus, pipeline: Any, others: Sequence[Corpus]
 ) -> list[Example]:
     """Questions written for other corpora, asked of this one: on-topic questions (the same
-    news story) that these articles mostly cannot answer. A question stays out when every
-    key-fact group of it occurs in one of these articles (it might be answerable here), and
-    so does every question with no key facts. They add unanswerable examples for the
-    answerable head only; they are reported as a set of their own and never in "all"."""
-    texts = [d.text.lower() for d in _stage(pipeline).documents.values()]
+    news story) that these articles cannot answer. A question is kept only when none of its
+    key-fact groups occurs anywhere in these articles (as `rag eval` matches them) and no
+    question written for this corpus reads the same; questions without key facts stay out.
+    They add unanswerable examples for the answerable head only, and are reported as a set
+    of their own, never in "all"."""
+    corpus_text = "\n".join(d.text for d in _stage(pipeline).documents.values())
+    own = {normalised(i.question) for path in corpus.datasets for i in load_dataset(path)}
     out: list[Example] = []
     for other in others:
         for path in other.datasets:
-            negatives = []
-            for item in load_dataset(path):
-                if not item.answerable or not item.key_facts:
-                    continue
-                if any(
-                    all(any(alt.lower() in text for alt in group) for group in item.key_facts)
-                    for text in texts
-                ):
-                    continue
-                negatives.append(
-                    item.model_copy(
-                        update={
-                            "id": f"{other.name}:{item.id}",
-                            "answerable": False,
-                            "answer": "",
-                            "key_facts": [],
-                            "evidence": [],
-                            "type": "unanswerable",
-                        }
-                    )
+            negatives = [
+                item.model_copy(
+                    update={
+                        "id": f"{other.name}:{item.id}",
+                        "answerable": False,
+                        "answer": "",
+                        "key_facts": [],
+                        "evidence": [],
+                        "type": "unanswerable",
+                    }
                 )
-            out += _examples(corpus.name, f"{CROSS_PREFIX}{other.name}", negatives, pipeline)
+                for item in load_dataset(path)
+                if item.answerable
+                and item.key_facts
+                and normalised(item.question) not in own
+                and len(missing_key_facts(corpus_text, item.key_facts)) == len(item.key_facts)
+            ]
+            found = _examples(corpus.name, f"questions of {other.name}", negatives, pipeline)
+            out += [replace(e, written_for=other.name) for e in found]
     return out
 
 
-CROSS_PREFIX = "questions of "
+def normalised(question: str) -> str:
+    """A question's text as folds and the cross-corpus check compare it."""
+    return " ".join(question.lower().split())
 
 
 def source_corpus(e: Example) -> str:
     """The corpus whose writers wrote the question (its own, unless asked across)."""
-    return e.dataset.removeprefix(CROSS_PREFIX) if is_synthetic(e) else e.corpus
+    return e.written_for or e.corpus
 
 
 def is_synthetic(e: Example) -> bool:
-    return e.dataset.startswith(CROSS_PREFIX)
+    return e.written_for is not None
 
 
 def _stage(pipeline: Any) -> LearnedAnswerer:
@@ -182,13 +185,7 @@ def _examples(corpus: str, dataset: str, items: Sequence[EvalItem], pipeline: An
     return out
 
 
-def fit_head(
-    x: np.ndarray,
-    y: np.ndarray,
-    names: Sequence[str],
-    c: float,
-    weights: np.ndarray | None = None,
-) -> LinearHead:
+def fit_head(x: np.ndarray, y: np.ndarray, names: Sequence[str], c: float) -> LinearHead:
     """A standardised logistic regression, rounded for stable JSON."""
     from rag.optional import require
 
@@ -200,9 +197,7 @@ def fit_head(
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
-    fit = LogisticRegression(C=c, max_iter=5000, solver="lbfgs").fit(
-        (x - mean) / scale, y, sample_weight=weights
-    )
+    fit = LogisticRegression(C=c, max_iter=5000, solver="lbfgs").fit((x - mean) / scale, y)
     return LinearHead(
         tuple(names),
         rounded(mean),
@@ -227,7 +222,7 @@ def folds(examples: Sequence[Example], k: int = FOLDS) -> list[list[int]]:
     seen: dict[str, int] = {}
     by_doc: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
     for i, e in enumerate(examples):
-        text = " ".join(e.item.question.lower().split())
+        text = normalised(e.item.question)
         if text in seen:
             parent[root(i)] = root(seen[text])
         seen.setdefault(text, i)
@@ -271,12 +266,11 @@ class Trainer:
                 oof[i] = self._scored(examples[i], probe)
         qx = np.vstack([s.question_features for s in oof])
         qy = np.array([int(e.item.answerable) for e in examples])
-        qw = _source_weights(examples)
-        answerable = fit_head(qx, qy, ANSWERABLE_FEATURES, ANSWERABLE_C, qw)
+        answerable = fit_head(qx, qy, ANSWERABLE_FEATURES, ANSWERABLE_C)
         p_oof = np.zeros(len(examples))
         for fold in inner:
             rest = [i for i in range(len(examples)) if i not in set(fold)]
-            head = fit_head(qx[rest], qy[rest], ANSWERABLE_FEATURES, ANSWERABLE_C, qw[rest])
+            head = fit_head(qx[rest], qy[rest], ANSWERABLE_FEATURES, ANSWERABLE_C)
             p_oof[fold] = head.probability(qx[fold])
         positives = np.sort(p_oof[qy == 1])
         abstain_below = (
@@ -335,18 +329,6 @@ class Trainer:
     def predict(self, model: AnswerModel, examples: Sequence[Example]) -> list[SystemOutput]:
         """What the served stage answers with `model` (what `rag eval` would score)."""
         return [self._output(e, self._scored(e, model), model) for e in examples]
-
-
-def _source_weights(examples: Sequence[Example]) -> np.ndarray:
-    """Questions asked across corpora weigh, all together, as much as the real unanswerable
-    questions: extra negatives, not a new majority that would move what "unanswerable"
-    looks like towards questions about another story."""
-    synthetic = np.array([is_synthetic(e) for e in examples])
-    real_negatives = sum(1 for e in examples if not e.item.answerable and not is_synthetic(e))
-    weights = np.ones(len(examples))
-    if synthetic.any():
-        weights[synthetic] = max(real_negatives, 1) / int(synthetic.sum())
-    return weights
 
 
 def _placeholder(sentence: LinearHead) -> AnswerModel:

@@ -81,12 +81,14 @@ class HybridRetriever:
         top_k: int | None = None,
         *,
         mode: RetrievalMode | str = RetrievalMode.HYBRID,
+        repaired: str | None = None,
     ) -> Retrieval:
         """Passages for `query`, best first. `mode` limits the rankings used (baselines);
-        an unknown mode raises ValueError."""
+        an unknown mode raises ValueError. `repaired` is `self.repair(query)` when the caller
+        has it already."""
         mode = RetrievalMode(mode)
         top_k = top_k or self.settings.top_k
-        repaired = self.repair(query)
+        repaired = self.repair(query) if repaired is None else repaired
         vector = self.embed_query(repaired)
         depth = max(self.settings.candidate_k, top_k * 2)
         dense: list[int] = []

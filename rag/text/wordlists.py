@@ -20,6 +20,9 @@ TITLE_ABBREVIATIONS = (
     "Sec Gen Lt Col Maj Capt Sgt Adm Sen Rep Gov Amb Pres Dr Mr Mrs Ms Prof St Jr Sr".split()
 )
 
+# Courtesy titles: before a name they address the person, they do not describe them.
+HONORIFICS = frozenset("mr mrs ms miss mx dr sir dame lord lady madam monsieur herr".split())
+
 MONTH_NAMES = (
     "January February March April May June July August September October November December"
 ).split()

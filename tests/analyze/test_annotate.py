@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from typing import Any
+
 import pytest
 
 from rag.analyze import Annotator, SentenceAnnotation
+from rag.analyze.spacy_annotator import _parse_pool
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +74,43 @@ def test_sentence_annotation_reads_entities_and_cues(annotator: Annotator) -> No
 
 
 def test_a_title_before_a_name_describes_the_person(annotator: Annotator) -> None:
-    (titled, mentioned) = annotator.sentences(
+    (titled, mentioned, addressed) = annotator.sentences(
         [
             "It comes amid the possibility that former President Donald Trump could return.",
             "He wrote a history of the wars, from Barack Obama to Donald Trump.",
+            "Mr. John Smith said the plan was sound.",
         ]
     )
     assert {"donald", "trump"} <= set(titled.defines)
     assert "trump" not in mentioned.defines  # named, not described
+    assert "smith" not in addressed.defines  # a courtesy title is not a description
+
+
+def test_a_question_parse_on_the_parse_thread_never_waits_for_itself(
+    annotator: Annotator,
+) -> None:
+    outer = annotator.question_soon("Who leads the Ramstein group?")
+    nested = _parse_pool().submit(lambda: annotator.question_soon("Who is Keith Kellogg?"))
+    assert outer.result(timeout=60).form == "who"
+    assert nested.result(timeout=60).result(timeout=60).definition
+
+
+def _parse_in_child(annotator: Annotator, out: Any) -> None:
+    out.put(annotator.question_soon("Where will the command be based?").result(timeout=60).form)
+
+
+def test_a_forked_process_parses_on_a_thread_of_its_own(annotator: Annotator) -> None:
+    annotator.question_soon("Who is Keith Kellogg?").result(timeout=60)  # the parent's thread
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_parse_in_child, args=(annotator, out))
+    child.start()
+    try:
+        assert out.get(timeout=120) == "where"
+    finally:
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
 
 
 def test_the_version_is_read_without_loading_the_model() -> None:

@@ -19,6 +19,7 @@ from rag.answer.features import FEATURES, CandidateView, featurize
 from rag.answer.learned import (
     ANSWERABLE_FEATURES,
     COMPLEMENT_FEATURES,
+    DESCRIBING_MAX,
     MAX_TWO_SENTENCE_CHARS,
     CorpusView,
     LearnedAnswerer,
@@ -199,23 +200,31 @@ def _corpus(texts: list[str], defines: list[tuple[str, ...]]) -> CorpusView:
 
 
 def test_who_is_x_also_weighs_the_sentences_that_describe_x() -> None:
-    corpus = _corpus(
-        ["Kellogg spoke.", "The envoy, Keith Kellogg, said so.", "Rain fell.", "Kellogg left."],
-        [(), ("envoy", "keith", "kellogg"), (), ()],
-    )
+    texts = [
+        "Kellogg spoke.",
+        "The envoy, Keith Kellogg, said so.",
+        "Rain fell.",
+        "Kellogg left.",
+        "Keith Kellogg, a retired general, wrote it.",
+        "Keith Kellogg, an adviser, left.",
+        "Keith Kellogg, a veteran, spoke.",
+        "Keith Kellogg, a soldier, rested.",
+    ]
+    described = ("keith", "kellogg")
+    corpus = _corpus(texts, [(), described, (), (), described, described, described, described])
     who = QuestionAnalysis(
-        "Who is Keith Kellogg?",
-        "who",
-        (),
-        ("keith", "kellogg"),
-        (),
-        definition=True,
-        defined=("keith", "kellogg"),
+        "Who is Keith Kellogg?", "who", (), described, (), definition=True, defined=described
     )
-    assert definition_candidates(who, [0, 3], [0, 1], corpus) == ([0, 3, 1], [0, 1, 2])
-    assert definition_candidates(who, [1, 0], [0, 0], corpus) == ([1, 0], [0, 0])  # once
+    query = np.eye(len(texts))[4] + 0.5 * np.eye(len(texts))[7]  # most like 4, then 7
+    ids, ranks = definition_candidates(who, [0, 3], [0, 1], query, corpus)
+    # the describing sentences most like the question, after every retrieved passage
+    assert ids[:2] == [0, 3] and ids[2:4] == [4, 7] and len(ids) == 2 + DESCRIBING_MAX
+    assert ranks == [0, 1] + [2] * DESCRIBING_MAX
+    assert 4 not in definition_candidates(who, [4, 0], [0, 0], query, corpus)[0][2:]  # once
     what = replace(who, text="What did Keith Kellogg say?", definition=False, defined=())
-    assert definition_candidates(what, [0], [0], corpus) == ([0], [0])
+    assert definition_candidates(what, [0], [0], query, corpus) == ([0], [0])
+    means = replace(who, text="What does NSATU mean?", defined=())  # nothing named to describe
+    assert definition_candidates(means, [0], [0], query, corpus) == ([0], [0])
 
 
 def test_the_question_is_parsed_as_retrieval_searched_it(
@@ -250,6 +259,7 @@ def test_a_byline_answers_who_is_x_only_when_it_names_x() -> None:
 
     assert fires("Who is Jane Roe?", ("jane", "roe"))
     assert not fires("Who is Klaus Iohannis?", ("klaus", "iohanni"))
+    assert not fires("What does NSATU mean?", ())  # names no one
 
 
 def test_abstaining_on_topic_shows_what_the_articles_do_say(pipeline: Pipeline) -> None:

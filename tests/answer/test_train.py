@@ -44,16 +44,21 @@ def test_other_corpora_questions_become_unanswerable_unless_these_articles_hold_
             _write(
                 tmp_path / "questions.jsonl",
                 [
-                    # every key fact is in one seed article: it might be answerable here
-                    _question("q1", "Where is the new command?", [["Wiesbaden"], ["NATO"]]),
+                    # a key fact the seeds hold: it might be answerable here
+                    _question("q1", "Where is it?", [["4,117 goats"], ["Wiesbaden"]]),
                     # a fact no seed article has
                     _question("q2", "How many goats grazed at the summit?", [["4,117 goats"]]),
                     _question("q3", "Who won the cup?", [], answerable=False),
+                    # written for the seeds too (the same words): never labelled both ways
+                    _question("q4", "  what is the  RAMSTEIN group? ", [["goat herd"]]),
                 ],
             ),
         ),
     )
-    here = Corpus("seeds", pipeline.settings.seeds_dir, ())
+    own = _write(
+        tmp_path / "own.jsonl", [_question("s1", "What is the Ramstein Group?", [["Ramstein"]])]
+    )
+    here = Corpus("seeds", pipeline.settings.seeds_dir, (own,))
     negatives = cross_corpus_negatives(here, pipeline, [other])
     assert [e.item.id for e in negatives] == ["elsewhere:q2"]
     (e,) = negatives

@@ -41,8 +41,9 @@ TODAY = {
         "citation_recall": 29 / 33,
         "citation_precision": 0.682,
         # 4/10 until the answerable head gained on-topic negatives (other corpora's questions,
-        # rag/answer/train.py): out of fold over every set that kept abstention recall at
-        # 0.216 and cut false abstention 0.031 -> 0.019, but this set's own fell 0.3 -> 0.2.
+        # rag/answer/train.py, docs/eval.md): out of fold over all sets abstention recall
+        # stayed 0.216 and false abstention went 0.031 -> 0.025, but this set's fell 0.3 -> 0.2
+        # and, in sample, 4/10 -> 1/10.
         "abstention_recall": 1 / 10,
         "recall_at_5": 31 / 33,
         "recall_at_10": 33 / 33,
@@ -51,6 +52,9 @@ TODAY = {
     },
 }
 ALLOWED_DROP = {DEV_SET: 1, OWN_SET: 2}  # in questions
+# Abstention on the own set is 1/10 today: a drop of two could not fail, so none is allowed
+# (the one it catches is clear of the threshold: P(answerable) 0.15 against 0.20).
+ABSTENTION_DROP = {DEV_SET: 1, OWN_SET: 0}
 
 
 def check(pipeline: Pipeline, path: Path) -> SystemReport:
@@ -60,8 +64,9 @@ def check(pipeline: Pipeline, path: Path) -> SystemReport:
     drops = []
     for name, today in TODAY[path].items():
         # Abstention recall counts unanswerable questions, everything else answerable ones.
-        n = report.n_unanswerable if name == "abstention_recall" else report.n_answerable
-        floor = today - slack / n
+        abstention = name == "abstention_recall"
+        n = report.n_unanswerable if abstention else report.n_answerable
+        floor = today - (ABSTENTION_DROP[path] if abstention else slack) / n
         value = getattr(report, name)
         if value is None or value < floor - EPS:
             drops.append(f"{name} = {value} < {floor:.3f} (today {today:.3f})")
