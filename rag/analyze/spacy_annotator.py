@@ -195,9 +195,9 @@ class Annotator:
     def question_soon(self, text: str) -> Future[QuestionAnalysis]:
         """`question(text)` on the parse thread, so the caller can embed and search meanwhile:
         the parse and the ONNX query embedding overlap on two cores (benchmarks/query_path.py:
-        a warm question 23.7 -> 15.8 ms p50). Parsed at once, in the caller's thread, where
-        that thread cannot help: called from the parse thread itself, or once the
-        interpreter is shutting down."""
+        stages adding up to 23.7 ms take 15.8 ms p50). Parsed at once, in the caller's
+        thread, where that thread cannot help: called from the parse thread itself, or once
+        the interpreter is shutting down."""
         if threading.current_thread().name.startswith(_PARSE_THREAD):
             return _done(self.question, text)
         try:
