@@ -16,8 +16,6 @@ Usage: python benchmarks/http_vs_langchain.py [--rounds 5] [--quick] [--backend 
 from __future__ import annotations
 
 import argparse
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,7 +39,7 @@ from common import (
     table,
 )
 
-from tests.devserver import free_port, running_server_process
+from tests.devserver import running_server_process, running_service
 
 # The target in issue 10: warm /ask p50 at most this share of the LangChain pipeline's.
 TARGET_RATIO = 0.5
@@ -82,31 +80,6 @@ def serve_langchain(port: int, backend: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def _langchain_server(backend: str, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [PYTHON, __file__, "--serve-langchain", str(port), "--backend", backend],
-            cwd=ROOT,
-            env=bench_env(backend),
-            stdout=log,
-            stderr=log,
-        )
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the LangChain server exited:\n{log_path.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the LangChain server did not start in 300 s")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
@@ -125,42 +98,39 @@ def main() -> None:
     logs = ROOT / "build" / "bench-results"
     logs.mkdir(parents=True, exist_ok=True)
     env: dict[str, str | None] = {**bench_env(args.backend), "RAG_API_KEY": None}
-    lc_proc, lc_url = _langchain_server(args.backend, logs / "langchain-server.log")
-    try:
-        with (
-            running_server_process(logs / "rag-server.log", env) as ours,
-            httpx.Client(timeout=30) as client,
-        ):
-            urls = {"full system (rag serve)": ours.url, "LangChain (same serving)": lc_url}
-            seconds: dict[str, list[float]] = {name: [] for name in urls}
-            # Warm-up round: also keeps only questions both accept (ours refuses some, such as
-            # a bare "?", with a 4xx that would time an error, not an answer).
-            accepted = [
-                q
-                for q in questions
-                if all(
-                    client.post(f"{url}/ask", json={"question": q}).status_code == 200
-                    for url in urls.values()
-                )
-            ]
-            if not accepted:
-                raise RuntimeError("neither server answered any question: see their logs")
-            order = list(urls.items())
-            for _ in range(args.rounds):
-                for k, question in enumerate(accepted):
-                    # each server goes first on every other question: no order bias
-                    for name, url in order if k % 2 == 0 else order[::-1]:
-                        t0 = time.perf_counter()
-                        response = client.post(f"{url}/ask", json={"question": question})
-                        elapsed = time.perf_counter() - t0
-                        response.raise_for_status()
-                        seconds[name].append(elapsed)
-    finally:
-        lc_proc.send_signal(signal.SIGINT)
-        try:
-            lc_proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            lc_proc.kill()
+
+    def langchain(port: int) -> list[str]:
+        return [PYTHON, __file__, "--serve-langchain", str(port), "--backend", args.backend]
+
+    with (
+        running_service(langchain, logs / "langchain-server.log", env, name="LangChain") as lc,
+        running_server_process(logs / "rag-server.log", env) as ours,
+        httpx.Client(timeout=30) as client,
+    ):
+        urls = {"full system (rag serve)": ours.url, "LangChain (same serving)": lc.url}
+        seconds: dict[str, list[float]] = {name: [] for name in urls}
+        # Warm-up round: also keeps only questions both accept (ours refuses some, such as
+        # a bare "?", with a 4xx that would time an error, not an answer).
+        accepted = [
+            q
+            for q in questions
+            if all(
+                client.post(f"{url}/ask", json={"question": q}).status_code == 200
+                for url in urls.values()
+            )
+        ]
+        if not accepted:
+            raise RuntimeError("neither server answered any question: see their logs")
+        order = list(urls.items())
+        for _ in range(args.rounds):
+            for k, question in enumerate(accepted):
+                # each server goes first on every other question: no order bias
+                for name, url in order if k % 2 == 0 else order[::-1]:
+                    t0 = time.perf_counter()
+                    response = client.post(f"{url}/ask", json={"question": question})
+                    elapsed = time.perf_counter() - t0
+                    response.raise_for_status()
+                    seconds[name].append(elapsed)
 
     summaries = {name: summarise(values) for name, values in seconds.items()}
     ours_p50 = summaries["full system (rag serve)"].p50_ms

@@ -41,6 +41,7 @@ from rag.eval.metrics import (
     aggregate,
     cited_spans,
     missing_key_facts,
+    on_evidence,
     overlaps,
     score_question,
 )
@@ -161,10 +162,9 @@ def _examples(corpus: str, dataset: str, items: Sequence[EvalItem], pipeline: An
         analysis = stage.analyse(retrieval)
         ids, ranks = stage.candidates(retrieval, analysis)
         scored = score_candidates(analysis, ids, ranks, retrieval.query_vector, stage.corpus, None)
-        sentences = [stage.corpus.sentences[i] for i in ids]
-        labels = [
-            any(e.doc == s.doc_id and e.start < s.end and s.start < e.end for e in item.evidence)
-            for s in sentences
+        spans = [
+            SpanRef(doc_id=s.doc_id, start=s.start, end=s.end, text=s.text)
+            for s in (stage.corpus.sentences[i] for i in ids)
         ]
         out.append(
             Example(
@@ -172,11 +172,8 @@ def _examples(corpus: str, dataset: str, items: Sequence[EvalItem], pipeline: An
                 dataset=dataset,
                 item=item,
                 scored=scored,
-                labels=np.array(labels, dtype=int),
-                spans=[
-                    SpanRef(doc_id=s.doc_id, start=s.start, end=s.end, text=s.text)
-                    for s in sentences
-                ],
+                labels=np.array([on_evidence(span, item.evidence) for span in spans], dtype=int),
+                spans=spans,
                 ranking=[
                     SpanRef(doc_id=p.doc_id, start=p.start, end=p.end) for p in retrieval.passages
                 ],

@@ -151,9 +151,10 @@ def markdown_report(cv: dict[str, Any]) -> str:
         "Written by `rag train` (`make train`) beside `answer-model.json`. No figure here is on",
         "a question the scoring model was fit on.",
         "",
-        "A row `A/questions of B` holds corpus B's questions asked of corpus A, kept only when",
-        "no article of A holds all their key facts: unanswerable there, they add on-topic",
-        "negatives for the answerable head. They count in no `all` row and no `type:` row.",
+        "A row `A/questions of B` holds corpus B's answerable questions asked of corpus A,",
+        "kept only when no key-fact group of theirs occurs in A's articles and no question",
+        "written for A repeats them: unanswerable there, they add on-topic negatives for the",
+        "answerable head. They count in no `all` row and no `type:` row.",
         "",
     ]
     header = "| | n | " + " | ".join(REPORTED) + " |"
