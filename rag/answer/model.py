@@ -3,8 +3,10 @@
 `sentence` scores a candidate sentence (does it hold the answer?) from `FEATURES`;
 `complement` says whether a second sentence completes the first one's answer; `answerable`
 turns the question-level evidence (best scores, coverage, unknown entities) into the
-probability that the articles answer at all. Both are standardised linear models, so the
-file is a handful of numbers that `rag train` reproduces exactly.
+probability that the articles answer at all. The first two are standardised linear models;
+`answerable` is one over its signals and every product of two of them (a high best score
+means less when the expected answer type is missing, say). The file is a few hundred numbers
+that `rag train` reproduces exactly.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,7 @@ import numpy as np
 
 from rag.errors import ModelLoadError
 
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2  # 2: the answerable head reads pairwise products
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "answer-model.json"  # `rag train` writes it
 
 
@@ -44,10 +47,47 @@ class LinearHead:
         return 1.0 / (1.0 + np.exp(-logit))
 
 
+def pairwise_names(signals: tuple[str, ...]) -> tuple[str, ...]:
+    """The inputs of a `PairwiseHead`'s linear part: each signal, then each product of two."""
+    return (*signals, *(f"{a}*{b}" for a, b in combinations(signals, 2)))
+
+
+def expand_pairwise(
+    x: np.ndarray, centre: tuple[float, ...], spread: tuple[float, ...]
+) -> np.ndarray:
+    """Standardised signals and every product of two of them, one row per row of x."""
+    z = (x - np.asarray(centre)) / np.asarray(spread)
+    first, second = np.triu_indices(z.shape[1], k=1)  # the pairs in `combinations` order
+    return np.hstack([z, z[:, first] * z[:, second]])
+
+
+@dataclass(frozen=True)
+class PairwiseHead:
+    """A logistic regression over standardised signals and their pairwise products."""
+
+    signals: tuple[str, ...]
+    centre: tuple[float, ...]
+    spread: tuple[float, ...]
+    linear: LinearHead  # over `pairwise_names(signals)`
+
+    def __post_init__(self) -> None:
+        if not (len(self.centre) == len(self.spread) == len(self.signals)):
+            raise ValueError("answer model head: signal, centre and spread lengths differ")
+        if self.linear.features != pairwise_names(self.signals):
+            raise ValueError("answer model head: its linear part reads other inputs")
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.signals
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        return self.linear.probability(expand_pairwise(x, self.centre, self.spread))
+
+
 @dataclass(frozen=True)
 class AnswerModel:
     sentence: LinearHead
-    answerable: LinearHead
+    answerable: PairwiseHead
     complement: LinearHead  # does a second sentence complete the first one's answer?
     # Thresholds chosen out of fold by `rag train` (rag/answer/train.py: FALSE_ABSTENTION_BUDGET,
     # MEDIAN_ANSWER_BUDGET).
@@ -66,7 +106,11 @@ class AnswerModel:
             n = len(names)
             return LinearHead(names, (0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0)
 
-        return cls(zero(FEATURES), zero(ANSWERABLE_FEATURES), zero(COMPLEMENT_FEATURES), 0.0, 1.01)
+        n = len(ANSWERABLE_FEATURES)
+        answerable = PairwiseHead(
+            ANSWERABLE_FEATURES, (0.0,) * n, (1.0,) * n, zero(pairwise_names(ANSWERABLE_FEATURES))
+        )
+        return cls(zero(FEATURES), answerable, zero(COMPLEMENT_FEATURES), 0.0, 1.01)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True) + "\n"
@@ -86,9 +130,17 @@ class AnswerModel:
                 float(h["intercept"]),
             )
 
+        def pairwise(h: dict[str, Any]) -> PairwiseHead:
+            return PairwiseHead(
+                tuple(h["signals"]),
+                tuple(float(v) for v in h["centre"]),
+                tuple(float(v) for v in h["spread"]),
+                head(h["linear"]),
+            )
+
         return cls(
             sentence=head(raw["sentence"]),
-            answerable=head(raw["answerable"]),
+            answerable=pairwise(raw["answerable"]),
             complement=head(raw["complement"]),
             abstain_below=float(raw["abstain_below"]),
             second_min=float(raw["second_min"]),

@@ -28,7 +28,13 @@ from rag.answer.learned import (
     choose,
     definition_candidates,
 )
-from rag.answer.model import DEFAULT_MODEL_PATH, LinearHead, model_sha256
+from rag.answer.model import (
+    DEFAULT_MODEL_PATH,
+    LinearHead,
+    PairwiseHead,
+    model_sha256,
+    pairwise_names,
+)
 from rag.errors import InvalidQuestionError, ModelLoadError
 from rag.pipeline import Pipeline
 from rag.text import Lexicon
@@ -119,6 +125,11 @@ def _head(names: tuple[str, ...], coef: dict[str, float], intercept: float = 0.0
     )
 
 
+def _pairwise(names: tuple[str, ...], coef: dict[str, float]) -> PairwiseHead:
+    n = len(names)
+    return PairwiseHead(names, (0.0,) * n, (1.0,) * n, _head(pairwise_names(names), coef))
+
+
 def _candidate(i: int, text: str, doc: str = "a.txt") -> CandidateView:
     return CandidateView(
         sent_id=i,
@@ -150,7 +161,7 @@ def _scored(scores: list[float], texts: list[str], p_answerable_logit: float) ->
 def _model(second_min: float = 0.5, complement_logit_per_score: float = 10.0) -> AnswerModel:
     return AnswerModel(
         sentence=_head(FEATURES, {}),
-        answerable=_head(ANSWERABLE_FEATURES, {"top_score": 1.0}),
+        answerable=_pairwise(ANSWERABLE_FEATURES, {"top_score": 1.0}),
         # complement probability rises with the candidate's own score: sigmoid(10 * (s - 0.5))
         complement=_head(
             COMPLEMENT_FEATURES,
@@ -339,3 +350,9 @@ def test_a_change_over_time_is_told_in_date_order_with_dates(pipeline: Pipeline)
     assert text.startswith(("On ", "In ")) and text.index("[1]") < text.index("[2]")
     for c in citations:
         assert pipeline.index.documents[c.doc_id].text[c.start : c.end] == c.quote
+
+
+def test_a_pairwise_head_must_read_its_signals_products() -> None:
+    names = ("a", "b")
+    with pytest.raises(ValueError, match="other inputs"):
+        PairwiseHead(names, (0.0, 0.0), (1.0, 1.0), _head(names, {}))

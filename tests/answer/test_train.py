@@ -83,3 +83,23 @@ def test_questions_asked_across_corpora_are_reported_apart(
     (name,) = figures["by_set"]
     assert name == "seeds/questions of elsewhere"
     assert figures["by_set"][name]["abstention_recall"] == 1.0
+
+
+def test_the_answerable_head_learns_what_two_signals_say_together() -> None:
+    """A high best score says "answerable" only when the expected answer type is there too:
+    no weighting of the two alone separates that, their product does."""
+    import numpy as np
+
+    from rag.answer.train import fit_head, fit_pairwise_head
+
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 2, 400), rng.integers(0, 2, 400)
+    x = np.column_stack([a, b, rng.normal(size=400)]).astype(float)
+    y = (a == b).astype(int)  # same-sign pairs answerable, mixed ones not
+    names = ("score", "typed", "noise")
+    pairwise = fit_pairwise_head(x, y, names, 1.0)
+    linear = fit_head(x, y, names, 1.0)
+    accuracy = lambda head: float(((head.probability(x) > 0.5) == y).mean())  # noqa: E731
+    assert accuracy(pairwise) == 1.0
+    assert accuracy(linear) < 0.7
+    assert pairwise.linear.features[3:] == ("score*typed", "score*noise", "typed*noise")

@@ -40,11 +40,10 @@ TODAY = {
         "answer_accuracy": 24 / 33,
         "citation_recall": 29 / 33,
         "citation_precision": 0.682,
-        # 4/10 until the answerable head gained on-topic negatives (other corpora's questions,
-        # rag/answer/train.py, docs/eval.md): out of fold over all sets abstention recall
-        # stayed 0.216 and false abstention went 0.031 -> 0.025, but this set's fell 0.3 -> 0.2
-        # and, in sample, 4/10 -> 1/10.
-        "abstention_recall": 1 / 10,
+        # 1/10 while the answerable head was linear in its signals; 6/10 since it reads their
+        # pairwise products too (rag/answer/model.py: PairwiseHead). Out of fold over all sets
+        # that head took abstention recall 0.216 -> 0.324 (docs/eval.md).
+        "abstention_recall": 6 / 10,
         "recall_at_5": 31 / 33,
         "recall_at_10": 33 / 33,
         "mrr": 0.931,
@@ -52,9 +51,7 @@ TODAY = {
     },
 }
 ALLOWED_DROP = {DEV_SET: 1, OWN_SET: 2}  # in questions
-# Abstention on the own set is 1/10 today: a drop of two could not fail, so none is allowed
-# (the one it catches is clear of the threshold: P(answerable) 0.15 against 0.20).
-ABSTENTION_DROP = {DEV_SET: 1, OWN_SET: 0}
+ABSTENTION_DROP = {DEV_SET: 1, OWN_SET: 2}  # in unanswerable questions
 
 
 def check(pipeline: Pipeline, path: Path) -> SystemReport:
