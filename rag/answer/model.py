@@ -6,7 +6,7 @@ turns the question-level evidence (best scores, coverage, unknown entities) into
 probability that the articles answer at all. The first two are standardised linear models;
 `answerable` is one over its signals and every product of two of them (a high best score
 means less when the expected answer type is missing, say). The file is a few hundred numbers
-that `rag train` reproduces exactly.
+that `rag train` reproduces (to `same_fit`'s tolerance).
 """
 
 from __future__ import annotations
@@ -39,12 +39,19 @@ class LinearHead:
         n = len(self.features)
         if not (len(self.mean) == len(self.scale) == len(self.coef) == n):
             raise ValueError("answer model head: feature, mean, scale and coef lengths differ")
+        _check_spread(self.scale)
 
     def probability(self, x: np.ndarray) -> np.ndarray:
         """P(positive) for each row of x (n_rows x n_features)."""
         z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
         logit = z @ np.asarray(self.coef) + self.intercept
         return 1.0 / (1.0 + np.exp(-logit))
+
+
+def _check_spread(values: tuple[float, ...]) -> None:
+    # a zero or NaN scale would make every probability NaN, and NaN never abstains
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        raise ValueError("answer model head: a scale or spread is not a positive number")
 
 
 def pairwise_names(signals: tuple[str, ...]) -> tuple[str, ...]:
@@ -55,8 +62,9 @@ def pairwise_names(signals: tuple[str, ...]) -> tuple[str, ...]:
 def expand_pairwise(
     x: np.ndarray, centre: tuple[float, ...], spread: tuple[float, ...]
 ) -> np.ndarray:
-    """Standardised signals and every product of two of them, one row per row of x."""
-    z = (x - np.asarray(centre)) / np.asarray(spread)
+    """Standardised signals and every product of two of them, one row per row of x (a 1-D x
+    is one row)."""
+    z = (np.atleast_2d(x) - np.asarray(centre)) / np.asarray(spread)
     first, second = np.triu_indices(z.shape[1], k=1)  # the pairs in `combinations` order
     return np.hstack([z, z[:, first] * z[:, second]])
 
@@ -75,9 +83,11 @@ class PairwiseHead:
             raise ValueError("answer model head: signal, centre and spread lengths differ")
         if self.linear.features != pairwise_names(self.signals):
             raise ValueError("answer model head: its linear part reads other inputs")
+        _check_spread(self.spread)
 
     @property
     def features(self) -> tuple[str, ...]:
+        """What a row passed to `probability` holds, as `LinearHead.features` says."""
         return self.signals
 
     def probability(self, x: np.ndarray) -> np.ndarray:

@@ -70,9 +70,10 @@ FALSE_ABSTENTION_BUDGET = 0.05
 # Second-sentence thresholds tried; 1.01 means "never a second sentence".
 SECOND_MIN_GRID = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 1.01)
 MEDIAN_ANSWER_BUDGET = 300  # characters: the product's answer-length goal
-# A feature's spread below this rounds to 0 in the model file (six decimals): it is stored
-# as 1, unscaled, rather than dividing by zero when served.
-MIN_SPREAD = 1e-6
+# A feature whose spread is below this is constant for the model: it is stored unscaled
+# (spread 1) instead of a spread that the model file's six decimals would round to 0 or to
+# one significant digit. Every real feature's spread is above 0.1.
+MIN_SPREAD = 1e-3
 
 
 @dataclass
@@ -204,28 +205,29 @@ def fit_head(x: np.ndarray, y: np.ndarray, names: Sequence[str], c: float) -> Li
     if len(set(y.tolist())) < 2:
         raise DatasetError(f"cannot fit the {names[0]}… head: its labels are all {y[:1]}")
 
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale < MIN_SPREAD] = 1.0  # constant (to the stored digits): left unscaled
-    fit = LogisticRegression(C=c, max_iter=5000, solver="lbfgs").fit((x - mean) / scale, y)
-    return LinearHead(
-        tuple(names),
-        rounded(mean),
-        rounded(scale),
-        rounded(fit.coef_[0]),
-        rounded(fit.intercept_)[0],
-    )
+    # fit on the rounded centre and scale the file stores, so what is served is what was fit
+    mean, scale = _standardisation(x)
+    z = (x - np.asarray(mean)) / np.asarray(scale)
+    fit = LogisticRegression(C=c, max_iter=5000, solver="lbfgs").fit(z, y)
+    return LinearHead(tuple(names), mean, scale, rounded(fit.coef_[0]), rounded(fit.intercept_)[0])
+
+
+def _standardisation(x: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Column means and spreads as stored (rounded; a constant column's spread is 1)."""
+    spread = x.std(axis=0)
+    spread[spread < MIN_SPREAD] = 1.0
+    return rounded(x.mean(axis=0)), rounded(spread)
 
 
 def fit_pairwise_head(
     x: np.ndarray, y: np.ndarray, signals: tuple[str, ...], c: float
 ) -> PairwiseHead:
-    """A logistic regression over standardised signals and their pairwise products."""
-    spread = x.std(axis=0)
-    spread[spread < MIN_SPREAD] = 1.0
-    centre, scale = rounded(x.mean(axis=0)), rounded(spread)
-    linear = fit_head(expand_pairwise(x, centre, scale), y, pairwise_names(signals), c)
-    return PairwiseHead(signals, centre, scale, linear)
+    """A logistic regression over standardised signals and their pairwise products (the
+    products standardised again by `fit_head`, as scikit-learn's StandardScaler →
+    PolynomialFeatures → StandardScaler would)."""
+    centre, spread = _standardisation(x)
+    linear = fit_head(expand_pairwise(x, centre, spread), y, pairwise_names(signals), c)
+    return PairwiseHead(signals, centre, spread, linear)
 
 
 def folds(examples: Sequence[Example], k: int = FOLDS) -> list[list[int]]:

@@ -320,6 +320,8 @@ def test_the_index_manifest_records_the_answer_model_and_the_parser(pipeline: Pi
 def test_untrained_model_scores_everything_even() -> None:
     model = AnswerModel.untrained()
     assert np.allclose(model.sentence.probability(np.ones((3, len(FEATURES)))), 0.5)
+    assert np.allclose(model.answerable.probability(np.ones((3, len(ANSWERABLE_FEATURES)))), 0.5)
+    assert np.allclose(model.complement.probability(np.ones((3, len(COMPLEMENT_FEATURES)))), 0.5)
 
 
 def test_a_change_over_time_is_told_in_date_order_with_dates(pipeline: Pipeline) -> None:
@@ -356,3 +358,25 @@ def test_a_pairwise_head_must_read_its_signals_products() -> None:
     names = ("a", "b")
     with pytest.raises(ValueError, match="other inputs"):
         PairwiseHead(names, (0.0, 0.0), (1.0, 1.0), _head(names, {}))
+    with pytest.raises(ValueError, match="lengths differ"):
+        PairwiseHead(names, (0.0,), (1.0,), _head(pairwise_names(names), {}))
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan")])
+def test_a_head_that_would_score_nan_does_not_load(bad: float) -> None:
+    # NaN probabilities would never fall below the abstention threshold: no abstaining at all
+    names = ("a", "b")
+    with pytest.raises(ValueError, match="not a positive number"):
+        PairwiseHead(names, (0.0, 0.0), (bad, 1.0), _head(pairwise_names(names), {}))
+    with pytest.raises(ValueError, match="not a positive number"):
+        LinearHead(names, (0.0, 0.0), (1.0, bad), (0.0, 0.0), 0.0)
+
+
+def test_a_model_file_from_before_the_pairwise_head_asks_for_make_train(tmp_path) -> None:
+    raw = json.loads(AnswerModel.untrained().to_json())
+    raw["format"] = 1
+    raw["answerable"] = raw["answerable"]["linear"]  # format 1: a flat linear head
+    old = tmp_path / "model.json"
+    old.write_text(json.dumps(raw))
+    with pytest.raises(ModelLoadError, match=r"format 1 .*make train"):
+        AnswerModel.load(old)

@@ -4,11 +4,19 @@ for real questions."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+import pytest
+
+from rag.answer import AnswerModel
+from rag.answer.model import LinearHead, PairwiseHead, expand_pairwise, pairwise_names
 from rag.answer.train import (
     Corpus,
     cross_corpus_negatives,
+    fit_head,
+    fit_pairwise_head,
     is_synthetic,
     report,
     source_corpus,
@@ -86,20 +94,55 @@ def test_questions_asked_across_corpora_are_reported_apart(
 
 
 def test_the_answerable_head_learns_what_two_signals_say_together() -> None:
-    """A high best score says "answerable" only when the expected answer type is there too:
-    no weighting of the two alone separates that, their product does."""
-    import numpy as np
-
-    from rag.answer.train import fit_head, fit_pairwise_head
-
+    """Answerable when both signals are up or both are down (a high score with the expected
+    kind of answer, or a low one without it): no weighting of the two alone separates that,
+    their product does."""
     rng = np.random.default_rng(0)
     a, b = rng.integers(0, 2, 400), rng.integers(0, 2, 400)
     x = np.column_stack([a, b, rng.normal(size=400)]).astype(float)
-    y = (a == b).astype(int)  # same-sign pairs answerable, mixed ones not
+    y = (a == b).astype(int)
     names = ("score", "typed", "noise")
-    pairwise = fit_pairwise_head(x, y, names, 1.0)
-    linear = fit_head(x, y, names, 1.0)
-    accuracy = lambda head: float(((head.probability(x) > 0.5) == y).mean())  # noqa: E731
-    assert accuracy(pairwise) == 1.0
-    assert accuracy(linear) < 0.7
-    assert pairwise.linear.features[3:] == ("score*typed", "score*noise", "typed*noise")
+
+    def accuracy(head: LinearHead | PairwiseHead) -> float:
+        return float(((head.probability(x) > 0.5) == y).mean())
+
+    assert accuracy(fit_pairwise_head(x, y, names, 1.0)) == 1.0
+    assert accuracy(fit_head(x, y, names, 1.0)) < 0.7
+
+
+def test_each_product_column_is_the_product_its_name_says() -> None:
+    names = ("a", "b", "c", "d")
+    x = np.random.default_rng(1).normal(size=(5, 4))
+    expanded = expand_pairwise(x, (0.0,) * 4, (1.0,) * 4)
+    for k, name in enumerate(pairwise_names(names)):
+        factors = [x[:, names.index(part)] for part in name.split("*")]
+        assert np.allclose(expanded[:, k], np.prod(factors, axis=0)), name
+
+
+def test_the_packaged_answerable_head_is_the_regression_its_file_describes() -> None:
+    """P(answerable) recomputed by hand from the stored numbers, product by product."""
+    head = AnswerModel.load().answerable
+    row = np.linspace(0.1, 0.9, len(head.signals))
+    z = (row - np.asarray(head.centre)) / np.asarray(head.spread)
+    value = dict(zip(head.signals, z, strict=True))
+    inputs = [np.prod([value[part] for part in name.split("*")]) for name in head.linear.features]
+    linear = head.linear
+    logit = sum(
+        w * (v - m) / s
+        for w, v, m, s in zip(linear.coef, inputs, linear.mean, linear.scale, strict=True)
+    )
+    expected = 1.0 / (1.0 + np.exp(-(logit + linear.intercept)))
+    assert float(head.probability(row.reshape(1, -1))[0]) == pytest.approx(expected)
+
+
+def test_a_constant_feature_is_stored_unscaled_and_scores_stay_finite() -> None:
+    rng = np.random.default_rng(2)
+    x = np.column_stack([rng.normal(size=50), np.full(50, 0.1)])  # std 1e-17, not 0
+    y = (x[:, 0] > 0).astype(int)
+    head = fit_pairwise_head(x, y, ("varies", "constant"), 1.0)
+    assert head.spread[1] == 1.0
+    assert head.linear.scale[1] == 1.0  # the constant's own column in the linear part
+    model = replace(AnswerModel.untrained(), answerable=replace(head))
+    reloaded = AnswerModel.from_json(model.to_json()).answerable
+    assert reloaded == head
+    assert np.isfinite(reloaded.probability(x)).all()

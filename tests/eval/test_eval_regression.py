@@ -50,8 +50,10 @@ TODAY = {
         "ndcg_at_10": 0.93,
     },
 }
-ALLOWED_DROP = {DEV_SET: 1, OWN_SET: 2}  # in questions
-ABSTENTION_DROP = {DEV_SET: 1, OWN_SET: 2}  # in unanswerable questions
+ALLOWED_DROP = {DEV_SET: 1, OWN_SET: 2}  # in answerable questions
+# In unanswerable questions, kept apart because the two counts differ (2 and 10 against 14 and
+# 33): the own set's abstention floor is 4/10, the dev set's 1/2.
+ABSTENTION_DROP = {DEV_SET: 1, OWN_SET: 2}
 
 
 def check(pipeline: Pipeline, path: Path) -> SystemReport:
