@@ -432,14 +432,21 @@ def report(examples: Sequence[Example], outputs: Sequence[SystemOutput]) -> dict
 
     by_set: dict[str, list[Any]] = defaultdict(list)
     by_type: dict[str, list[Any]] = defaultdict(list)
+    by_set_type: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
     for e, r in zip(examples, results, strict=True):
         by_set[f"{e.corpus}/{e.dataset}"].append(r)
         if not is_synthetic(e):
             by_type[e.item.type].append(r)
+            by_set_type[f"{e.corpus}/{e.dataset}"][e.item.type].append(r)
     return {
         "all": metrics(real),
         "by_set": {k: metrics(v) for k, v in sorted(by_set.items())},
         "by_type": {k: metrics(v) for k, v in sorted(by_type.items())},
+        # each writer's questions by type: the sets differ in style as much as in topic
+        "by_set_type": {
+            k: {t: metrics(v) for t, v in sorted(types.items())}
+            for k, types in sorted(by_set_type.items())
+        },
     }
 
 

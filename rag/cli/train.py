@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +166,36 @@ def markdown_report(cv: dict[str, Any]) -> str:
         rows += [(k, v) for k, v in block["by_set"].items()]
         rows += [(f"type: {k}", v) for k, v in block["by_type"].items()]
         for label, m in rows:
-            cells = ["–" if m[k] is None else f"{m[k]:g}" for k in REPORTED]
-            lines.append(f"| {label} | {m['n']} | " + " | ".join(cells) + " |")
+            lines.append(f"| {label} | {m['n']} | " + " | ".join(_cells(m, REPORTED)) + " |")
         lines.append("")
+    lines += _by_set_and_type(cv)
     return "\n".join(lines)
+
+
+def _cells(m: dict[str, Any], names: Sequence[str]) -> list[str]:
+    return ["–" if m.get(k) is None else f"{m[k]:g}" for k in names]
+
+
+def _by_set_and_type(cv: dict[str, Any]) -> list[str]:
+    """The first evaluation (k-fold) per question set and type, the baseline's accuracy
+    beside it: each set has its own writer, and a type can fare differently in each."""
+    from rag.answer.train import REPORTED
+
+    blocks = list(cv.items())
+    if not blocks or "by_set_type" not in blocks[0][1]:
+        return []
+    name, block = blocks[0]
+    baseline = next((b for k, b in blocks if k.startswith("baseline")), None)
+    lines = [
+        f"## {name}, each question set by type",
+        "",
+        "| | n | " + " | ".join(REPORTED) + " | baseline answer_accuracy |",
+        "| --- " * (len(REPORTED) + 3) + "|",
+    ]
+    for set_name, types in block["by_set_type"].items():
+        for type_name, m in types.items():
+            base = (baseline or {}).get("by_set_type", {}).get(set_name, {}).get(type_name, {})
+            cells = _cells(m, REPORTED) + _cells(base, ("answer_accuracy",))
+            lines.append(f"| {set_name} · {type_name} | {m['n']} | " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines

@@ -146,3 +146,21 @@ def test_a_constant_feature_is_stored_unscaled_and_scores_stay_finite() -> None:
     reloaded = AnswerModel.from_json(model.to_json()).answerable
     assert reloaded == head
     assert np.isfinite(reloaded.probability(x)).all()
+
+
+def test_the_report_gives_each_question_set_by_type_with_the_baseline_beside() -> None:
+    from rag.cli.train import markdown_report
+
+    def block(accuracy: float) -> dict[str, object]:
+        m = {"n": 3, "answer_accuracy": accuracy, "abstention_recall": None}
+        return {
+            "all": m,
+            "by_set": {"seeds/train": m},
+            "by_type": {"factoid": m},
+            "by_set_type": {"seeds/train": {"factoid": m}},
+        }
+
+    text = markdown_report({"5-fold": block(0.75), "baseline: two": block(0.5)})
+    assert "## 5-fold, each question set by type" in text
+    row = next(line for line in text.splitlines() if line.startswith("| seeds/train · factoid"))
+    assert row.startswith("| seeds/train · factoid | 3 | 0.75 | – |") and row.endswith("| 0.5 |")
