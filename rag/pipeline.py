@@ -98,7 +98,9 @@ class Pipeline:
             stage = answerer(index, retriever)
         else:
             model = AnswerModel.load(settings.answer_model_path)
-            stage = LearnedAnswerer.from_index(index, lexicon, annotator, model)
+            stage = LearnedAnswerer.from_index(
+                index, lexicon, annotator, model, embed=retriever.embed_query
+            )
         return cls(settings, embedder, index, lexicon, retriever, annotator, stage, store, answerer)
 
     def refreshed(self) -> Pipeline:

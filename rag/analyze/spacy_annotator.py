@@ -105,6 +105,9 @@ class QuestionAnalysis:
     chit_chat: bool = False  # no content word at all ("?")
     about_author: bool = False  # asks who wrote an article or about its writers
     defined: tuple[str, ...] = field(default=())  # terms of X in a definition question
+    # A question of two parts ("Which ally ..., and what did its leader say?"): its last part,
+    # read on its own, so that part can find its own sentence.
+    last_part: QuestionAnalysis | None = None
 
 
 # Tokens after a number searched for what it counts: "nearly 700 U.S. and other allied
@@ -314,7 +317,28 @@ def _annotate_sentence(doc: Any) -> SentenceAnnotation:
     )
 
 
-def _analyse_question(doc: Any) -> QuestionAnalysis:
+# What may stand between two parts of one question: "..., and what ...", "... - how fast".
+_PART_BREAKS = frozenset({",", ";", "-", "–", "—", "and", "or", "but"})
+
+
+def _last_part_start(doc: Any) -> int | None:
+    """Where the last part of a two-part question begins (a token offset into doc): after a
+    question mark that ends an earlier question, or at a wh-word or auxiliary that opens a
+    new clause after a comma, dash or coordinating conjunction. None when there is no such
+    break or either side would hold no content word."""
+    start = None
+    for k in range(1, len(doc)):
+        t, prev = doc[k], doc[k - 1]
+        opens = t.lower_ in _WH or (t.pos_ == "AUX" and t.lemma_.lower() in _AUX)
+        if prev.text == "?" or (opens and prev.lower_ in _PART_BREAKS):
+            start = k
+    if start is None:
+        return None
+    before, after = doc[:start].text, doc[start:].text
+    return start if content_terms(before) and content_terms(after) else None
+
+
+def _analyse_question(doc: Any, split: bool = True) -> QuestionAnalysis:
     toks = [t for t in doc if not t.is_punct and not t.is_space]
     lowered = [t.lower_ for t in toks]
     lemmas = {t.lemma_.lower() for t in toks}
@@ -376,6 +400,12 @@ def _analyse_question(doc: Any) -> QuestionAnalysis:
     if definition:
         expects = []
     terms = tuple(content_terms(doc.text))
+    multi_part = (sum(1 for w in lowered if w in _WH) >= 2) or doc.text.count("?") >= 2
+    last_part = None
+    if split and multi_part:
+        start = _last_part_start(doc)
+        # the part is read from this parse: a span carries its tokens' tags and entities
+        last_part = _analyse_question(doc[start:], split=False) if start else None
     return QuestionAnalysis(
         text=doc.text,
         form=form,
@@ -386,9 +416,10 @@ def _analyse_question(doc: Any) -> QuestionAnalysis:
         definition=definition,
         opinion=bool(lemmas & _OPINION_LEMMAS) and form not in ("how-many", "when", "where"),
         comparison=bool(set(lowered) & _COMPARISON),
-        multi_part=(sum(1 for w in lowered if w in _WH) >= 2) or doc.text.count("?") >= 2,
+        multi_part=multi_part,
         change=bool(set(lowered) & _CHANGE),
         chit_chat=not terms,
         about_author=bool(lemmas & _AUTHOR_LEMMAS),
         defined=defined,
+        last_part=last_part,
     )

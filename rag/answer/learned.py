@@ -5,7 +5,9 @@ Candidates are the sentences of the retrieved passages. Each gets the features o
 that the sentence holds the answer. The best sentence answers. The `complement` head decides
 whether one of the next few completes it (the other part of a two-part question, the other
 side of a comparison, the other date of a change); a second sentence joins when that
-probability reaches `second_min`. The `answerable` head reads question-level evidence and the
+probability reaches `second_min` — except for a question of two parts ("Which ally ..., and
+what did its leader say?"), whose last part, embedded on its own, picks the second sentence
+by the same sentence head. The `answerable` head reads question-level evidence and the
 stage abstains below `abstain_below`, still citing the nearest sentence so the user sees
 what the articles do say. Sentences are quoted whole: nothing cuts the clause that holds
 the fact.
@@ -14,8 +16,8 @@ the fact.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -142,12 +144,15 @@ class Scored:
     features: np.ndarray
     scores: np.ndarray
     question_features: np.ndarray
+    # the same candidates scored for the question's last part, when it has two
+    last_part: Scored | None = None
 
     def rescored(self, model: AnswerModel, lexicon: Lexicon) -> Scored:
         """The same candidates under another model (training refits the heads)."""
         scores = model.sentence.probability(self.features) if self.candidates else np.zeros(0)
         qf = question_features(self.analysis, self.features, scores, lexicon)
-        return Scored(self.analysis, self.candidates, self.features, scores, qf)
+        part = self.last_part.rescored(model, lexicon) if self.last_part else None
+        return Scored(self.analysis, self.candidates, self.features, scores, qf, part)
 
 
 def candidate_sentences(
@@ -303,7 +308,13 @@ def choose(scored: Scored, model: AnswerModel) -> tuple[list[int], bool]:
         return [], True
     first, options = second_options(scored)
     chosen = [first]
-    if options:
+    part = scored.last_part
+    if part is not None and len(part.candidates) > 1:
+        # a two-part question: the best sentence for its last part joins, whatever its length
+        # ("both facts for two-part questions"), unless that is the first pick itself
+        order = np.argsort(-part.scores, kind="stable")
+        chosen.append(int(next(j for j in order if j != first)))
+    elif options:
         p = model.complement.probability(
             np.array([complement_features(scored, first, j) for j in options])
         )
@@ -325,16 +336,25 @@ class LearnedAnswerer:
         chunk_sentences: Sequence[Sequence[int]],
         annotator: Annotator,
         model: AnswerModel,
+        embed: Callable[[str], np.ndarray] | None = None,
     ) -> None:
         self.corpus = corpus
         self.documents = documents
         self.chunk_sentences = chunk_sentences
         self.annotator = annotator
         self.model = model
+        # the query embedder, for the last part of a two-part question (without it, such a
+        # question's second sentence comes from the complement head like any other's)
+        self.embed = embed
 
     @classmethod
     def from_index(
-        cls, index: LoadedIndex, lexicon: Lexicon, annotator: Annotator, model: AnswerModel
+        cls,
+        index: LoadedIndex,
+        lexicon: Lexicon,
+        annotator: Annotator,
+        model: AnswerModel,
+        embed: Callable[[str], np.ndarray] | None = None,
     ) -> LearnedAnswerer:
         """Assemble the stage and load the question parser (so no question pays for it)."""
         corpus = CorpusView.build(
@@ -346,6 +366,7 @@ class LearnedAnswerer:
             [c.sentence_ids for c in index.chunks],
             annotator.load(),
             model,
+            embed,
         )
 
     def analyse(self, retrieval: Retrieval) -> QuestionAnalysis:
@@ -354,10 +375,18 @@ class LearnedAnswerer:
         return retrieval.analysis or self.annotator.question(retrieval.query)
 
     def score(self, retrieval: Retrieval) -> Scored:
+        """Candidates, their features and scores (serving and `rag train` share it)."""
+        model = self.model
         analysis = self.analyse(retrieval)
         ids, ranks = self.candidates(retrieval, analysis)
-        return score_candidates(
-            analysis, ids, ranks, retrieval.query_vector, self.corpus, self.model
+        qv = retrieval.query_vector
+        scored = score_candidates(analysis, ids, ranks, qv, self.corpus, model)
+        part = analysis.last_part
+        if part is None or self.embed is None or not ids:
+            return scored
+        vector = self.embed(part.text)
+        return replace(
+            scored, last_part=score_candidates(part, ids, ranks, vector, self.corpus, model)
         )
 
     def candidates(

@@ -29,7 +29,6 @@ from rag.answer.learned import (
     LearnedAnswerer,
     Scored,
     complement_features,
-    score_candidates,
     second_options,
 )
 from rag.answer.model import (
@@ -173,12 +172,11 @@ def _examples(corpus: str, dataset: str, items: Sequence[EvalItem], pipeline: An
     out: list[Example] = []
     for item in items:
         retrieval = pipeline.retriever.retrieve(item.question, pipeline.settings.answer_k)
-        analysis = stage.analyse(retrieval)
-        ids, ranks = stage.candidates(retrieval, analysis)
-        scored = score_candidates(analysis, ids, ranks, retrieval.query_vector, stage.corpus, None)
+        # features as served (the heads' scores are refit and recomputed per fold)
+        scored = stage.score(retrieval)
         spans = [
             SpanRef(doc_id=s.doc_id, start=s.start, end=s.end, text=s.text)
-            for s in (stage.corpus.sentences[i] for i in ids)
+            for s in (stage.corpus.sentences[c.sent_id] for c in scored.candidates)
         ]
         out.append(
             Example(

@@ -58,7 +58,11 @@ def train_model(work_dir: Path, cross_validation: bool = True) -> tuple[Any, dic
     def unfit_stage(index: Any, retriever: Any) -> LearnedAnswerer:
         # features only: the heads are what is being fit
         return LearnedAnswerer.from_index(
-            index, retriever.lexicon, annotator, AnswerModel.untrained()
+            index,
+            retriever.lexicon,
+            annotator,
+            AnswerModel.untrained(),
+            embed=retriever.embed_query,
         )
 
     base = load_settings()

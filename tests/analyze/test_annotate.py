@@ -60,6 +60,38 @@ def test_question_cues(annotator: Annotator) -> None:
     assert annotator.question("?").chit_chat
 
 
+@pytest.mark.parametrize(
+    ("question", "last_part"),
+    [
+        (
+            "Which NATO member blocked the aid, and what did its prime minister say?",
+            "what did its prime minister say?",
+        ),
+        ("Who is the envoy? When was he named?", "When was he named?"),
+        (
+            "trump will end the war fast - how fast, and did he say on what terms?",
+            "did he say on what terms?",
+        ),
+        ("Who hosts the meetings and what did he tell Congress?", "what did he tell Congress?"),
+    ],
+)
+def test_a_two_part_question_reads_its_last_part_on_its_own(
+    annotator: Annotator, question: str, last_part: str
+) -> None:
+    analysis = annotator.question(question)
+    assert analysis.multi_part and analysis.last_part is not None
+    part = analysis.last_part
+    assert part.text == last_part
+    assert part.last_part is None  # one level: the part is not split again
+    assert set(part.terms) <= set(analysis.terms)
+
+
+def test_a_one_part_question_has_no_last_part(annotator: Annotator) -> None:
+    assert annotator.question("Where will the new command be based?").last_part is None
+    # two wh-words but one clause: nothing on one side of a break would ask anything
+    assert annotator.question("Who said what about the plan?").last_part is None
+
+
 def test_sentence_annotation_reads_entities_and_cues(annotator: Annotator) -> None:
     (a, b) = annotator.sentences(
         [

@@ -190,6 +190,45 @@ def test_two_long_sentences_are_not_joined() -> None:
     assert choose(scored, _model())[0] == [0]
 
 
+def test_a_two_part_question_takes_its_last_parts_best_sentence_whatever_its_length() -> None:
+    long = "word " * (MAX_TWO_SENTENCE_CHARS // 8)
+    texts = ["first part answered.", "weak for the whole.", long]
+    whole = _scored([0.9, 0.3, 0.2], texts, 3.0)
+    # the whole question's scores would add nothing (0.3, 0.2 are weak complements); its last
+    # part, scored on its own, wants the long third sentence, then the first
+    part = _scored([0.8, 0.1, 0.95], texts, 3.0)
+    chosen, abstain = choose(replace(whole, last_part=part), _model())
+    assert chosen == [0, 2] and not abstain
+    # when the part's best is the first pick itself, its next best joins
+    part = _scored([0.99, 0.7, 0.1], texts, 3.0)
+    assert choose(replace(whole, last_part=part), _model())[0] == [0, 1]
+
+
+def test_the_last_part_is_embedded_and_scored_on_its_own(pipeline: Pipeline) -> None:
+    stage = pipeline.answerer
+    assert isinstance(stage, LearnedAnswerer)
+    embedded: list[str] = []
+
+    def embed(text: str) -> np.ndarray:
+        embedded.append(text)
+        return pipeline.retriever.embed_query(text)
+
+    parts = LearnedAnswerer(
+        stage.corpus, stage.documents, stage.chunk_sentences, stage.annotator, stage.model, embed
+    )
+    question = "Where will the new NATO command be based, and how many personnel will staff it?"
+    retrieval = pipeline.retriever.retrieve(question, 8)
+    scored = parts.score(retrieval)
+    assert embedded == ["how many personnel will staff it?"]
+    assert scored.last_part is not None
+    assert [c.sent_id for c in scored.last_part.candidates] == [
+        c.sent_id for c in scored.candidates
+    ]
+    assert not np.allclose(scored.last_part.scores, scored.scores)
+    one_part = parts.score(pipeline.retriever.retrieve("Where will the command be based?", 8))
+    assert one_part.last_part is None and len(embedded) == 1
+
+
 def test_low_answerable_probability_abstains() -> None:
     chosen, abstain = choose(_scored([0.9, 0.1], ["best.", "other."], -3.0), _model())
     assert abstain and chosen[0] == 0
