@@ -317,25 +317,44 @@ def _annotate_sentence(doc: Any) -> SentenceAnnotation:
     )
 
 
-# What may stand between two parts of one question: "..., and what ...", "... - how fast".
+# What may stand between two clauses of one question: "..., and what ...". A part must be a
+# clause of its own, coordinated with the first ("conj" in the parse) or after a question
+# mark: a relative clause ("the alliance, which Hungary joined, ...") is not a part.
 _PART_BREAKS = frozenset({",", ";", "-", "–", "—", "and", "or", "but"})
+_CLAUSE_DEPS = frozenset(
+    {"ROOT", "conj", "relcl", "ccomp", "pcomp", "advcl", "xcomp", "acl", "csubj"}
+)
+
+
+def _clause_of(token: Any) -> Any:
+    """The head of the clause a token belongs to ("how" in "how many ... will staff it" ->
+    "staff")."""
+    while token.dep_ not in _CLAUSE_DEPS and token.head is not token:
+        token = token.head
+    return token
 
 
 def _last_part_start(doc: Any) -> int | None:
-    """Where the last part of a two-part question begins (a token offset into doc): after a
-    question mark that ends an earlier question, or at a wh-word or auxiliary that opens a
-    new clause after a comma, dash or coordinating conjunction. None when there is no such
-    break or either side would hold no content word."""
-    start = None
-    for k in range(1, len(doc)):
-        t, prev = doc[k], doc[k - 1]
+    """Where the last part of a question of two or more begins (a token offset into doc):
+    the first word after a question mark when a second question follows ("Who is X? When
+    was he named?"), or a wh-word or
+    auxiliary after a comma, dash or conjunction that opens a clause coordinated with the
+    first ("Which ally blocked it, and what did its leader say?"). The last break with
+    content words on both sides wins; None when there is none."""
+    words = [t for t in doc if not t.is_space]
+    asks_again = doc.text.rstrip().endswith("?")  # "...? Thanks!" ends with no second question
+    starts: list[int] = []
+    for prev, t in itertools.pairwise(words):
+        after_question = prev.text == "?" and t.is_alpha and asks_again
         opens = t.lower_ in _WH or (t.pos_ == "AUX" and t.lemma_.lower() in _AUX)
-        if prev.text == "?" or (opens and prev.lower_ in _PART_BREAKS):
-            start = k
-    if start is None:
-        return None
-    before, after = doc[:start].text, doc[start:].text
-    return start if content_terms(before) and content_terms(after) else None
+        clause = _clause_of(t)
+        coordinated = clause.dep_ == "conj" and clause.pos_ in ("VERB", "AUX")
+        if after_question or (opens and prev.lower_ in _PART_BREAKS and coordinated):
+            starts.append(t.i - doc[0].i)
+    for start in reversed(starts):
+        if content_terms(doc[:start].text) and content_terms(doc[start:].text):
+            return start
+    return None
 
 
 def _analyse_question(doc: Any, split: bool = True) -> QuestionAnalysis:
@@ -400,12 +419,16 @@ def _analyse_question(doc: Any, split: bool = True) -> QuestionAnalysis:
     if definition:
         expects = []
     terms = tuple(content_terms(doc.text))
-    multi_part = (sum(1 for w in lowered if w in _WH) >= 2) or doc.text.count("?") >= 2
     last_part = None
-    if split and multi_part:
+    if split:
         start = _last_part_start(doc)
         # the part is read from this parse: a span carries its tokens' tags and entities
-        last_part = _analyse_question(doc[start:], split=False) if start else None
+        last_part = _analyse_question(doc[start:], split=False) if start is not None else None
+    multi_part = (
+        sum(1 for w in lowered if w in _WH) >= 2
+        or doc.text.count("?") >= 2
+        or last_part is not None
+    )
     return QuestionAnalysis(
         text=doc.text,
         form=form,

@@ -2,7 +2,7 @@
 
 Labels come from the evidence spans: a candidate sentence is positive when it overlaps an
 evidence span of its document. Every question set runs through the real retrieval of its own
-corpus, and features come from the code that serves (`learned.score_candidates`), so what is
+corpus, and features come from the code that serves (`LearnedAnswerer.score`), so what is
 fit is what runs.
 
 Reported figures are never on questions a head was fit on: k-fold over questions (all

@@ -20,6 +20,7 @@ from rag.answer.learned import (
     ANSWERABLE_FEATURES,
     COMPLEMENT_FEATURES,
     DESCRIBING_MAX,
+    MAX_TWO_PART_CHARS,
     MAX_TWO_SENTENCE_CHARS,
     CorpusView,
     LearnedAnswerer,
@@ -99,8 +100,8 @@ def test_sentences_are_quoted_whole_and_answers_stay_readable(pipeline: Pipeline
         assert len(answer.citations) <= 2
         for c in answer.citations:
             assert (c.doc_id, c.start, c.end) in sentences  # never cut mid-sentence
-        if len(answer.citations) == 2:
-            assert sum(len(c.quote) for c in answer.citations) <= MAX_TWO_SENTENCE_CHARS
+        if len(answer.citations) == 2:  # a two-part question's pair may be longer
+            assert sum(len(c.quote) for c in answer.citations) <= MAX_TWO_PART_CHARS
 
 
 def test_the_answer_stage_is_pluggable(settings) -> None:
@@ -190,23 +191,36 @@ def test_two_long_sentences_are_not_joined() -> None:
     assert choose(scored, _model())[0] == [0]
 
 
-def test_a_two_part_question_takes_its_last_parts_best_sentence_whatever_its_length() -> None:
-    long = "word " * (MAX_TWO_SENTENCE_CHARS // 8)
-    texts = ["first part answered.", "weak for the whole.", long]
+def test_a_two_part_question_takes_the_best_sentence_for_its_last_part() -> None:
+    longer = "word " * (MAX_TWO_SENTENCE_CHARS // 4)  # too long to join as a complement
+    texts = ["first part answered.", "weak for the whole.", longer]
     whole = _scored([0.9, 0.3, 0.2], texts, 3.0)
-    # the whole question's scores would add nothing (0.3, 0.2 are weak complements); its last
-    # part, scored on its own, wants the long third sentence, then the first
+    assert choose(whole, _model())[0] == [0]  # 0.3 and 0.2 are weak complements
+    # its last part, scored on its own, wants the long third sentence
     part = _scored([0.8, 0.1, 0.95], texts, 3.0)
     chosen, abstain = choose(replace(whole, last_part=part), _model())
     assert chosen == [0, 2] and not abstain
-    # when the part's best is the first pick itself, its next best joins
-    part = _scored([0.99, 0.7, 0.1], texts, 3.0)
+    assert len(texts[0]) + len(texts[2]) > MAX_TWO_SENTENCE_CHARS
+
+
+def test_when_the_first_pick_answers_the_last_part_the_complement_head_decides() -> None:
+    texts = ["answers both.", "a strong complement.", "the part's runner-up."]
+    whole = _scored([0.9, 0.8, 0.1], texts, 3.0)
+    part = _scored([0.99, 0.1, 0.7], texts, 3.0)
     assert choose(replace(whole, last_part=part), _model())[0] == [0, 1]
+
+
+def test_a_two_part_pair_too_long_to_read_is_not_joined() -> None:
+    longest = "word " * (MAX_TWO_PART_CHARS // 8)
+    whole = _scored([0.9, 0.1], [longest, longest], 3.0)
+    part = _scored([0.1, 0.9], [longest, longest], 3.0)
+    assert choose(replace(whole, last_part=part), _model())[0] == [0]
 
 
 def test_the_last_part_is_embedded_and_scored_on_its_own(pipeline: Pipeline) -> None:
     stage = pipeline.answerer
     assert isinstance(stage, LearnedAnswerer)
+    assert stage.embed is not None  # the pipeline hands the stage its query embedder
     embedded: list[str] = []
 
     def embed(text: str) -> np.ndarray:

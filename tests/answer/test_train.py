@@ -164,3 +164,18 @@ def test_the_report_gives_each_question_set_by_type_with_the_baseline_beside() -
     assert "## 5-fold, each question set by type" in text
     row = next(line for line in text.splitlines() if line.startswith("| seeds/train · factoid"))
     assert row.startswith("| seeds/train · factoid | 3 | 0.75 | – |") and row.endswith("| 0.5 |")
+
+
+def test_rescoring_rescores_the_last_part_too(pipeline: Pipeline) -> None:
+    from rag.answer import LearnedAnswerer
+
+    stage = pipeline.answerer
+    assert isinstance(stage, LearnedAnswerer)
+    question = "Where will the new NATO command be based, and how many personnel will staff it?"
+    scored = stage.score(pipeline.retriever.retrieve(question, 8))
+    assert scored.last_part is not None
+    flat = AnswerModel.untrained()  # every sentence scores 0.5
+    again = scored.rescored(flat, stage.corpus.lexicon)
+    assert again.last_part is not None
+    assert np.allclose(again.last_part.scores, 0.5)
+    assert not np.allclose(scored.last_part.scores, 0.5)
