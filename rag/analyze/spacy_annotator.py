@@ -337,24 +337,31 @@ def _clause_of(token: Any) -> Any:
 def _last_part_start(doc: Any) -> int | None:
     """Where the last part of a question of two or more begins (a token offset into doc):
     the first word after a question mark when a second question follows ("Who is X? When
-    was he named?"), or a wh-word or
-    auxiliary after a comma, dash or conjunction that opens a clause coordinated with the
-    first ("Which ally blocked it, and what did its leader say?"). The last break with
-    content words on both sides wins; None when there is none."""
+    was he named?"), or a wh-word or auxiliary after a comma, dash or conjunction that
+    opens a clause coordinated with the first ("Which ally blocked it, and what did its
+    leader say?"). The last break with content words on both sides wins; None when there
+    is none."""
     words = [t for t in doc if not t.is_space]
     asks_again = doc.text.rstrip().endswith("?")  # "...? Thanks!" ends with no second question
-    starts: list[int] = []
-    for prev, t in itertools.pairwise(words):
-        after_question = prev.text == "?" and t.is_alpha and asks_again
-        opens = t.lower_ in _WH or (t.pos_ == "AUX" and t.lemma_.lower() in _AUX)
-        clause = _clause_of(t)
-        coordinated = clause.dep_ == "conj" and clause.pos_ in ("VERB", "AUX")
-        if after_question or (opens and prev.lower_ in _PART_BREAKS and coordinated):
-            starts.append(t.i - doc[0].i)
+    starts = [
+        t.i - doc[0].i for prev, t in itertools.pairwise(words) if _opens_part(prev, t, asks_again)
+    ]
     for start in reversed(starts):
         if content_terms(doc[:start].text) and content_terms(doc[start:].text):
             return start
     return None
+
+
+def _opens_part(prev: Any, t: Any, asks_again: bool) -> bool:
+    """Whether token t, after prev, begins a part (the parse is read only at a break)."""
+    if prev.text == "?":
+        return t.is_alpha and asks_again
+    if prev.lower_ not in _PART_BREAKS:
+        return False
+    if not (t.lower_ in _WH or (t.pos_ == "AUX" and t.lemma_.lower() in _AUX)):
+        return False
+    clause = _clause_of(t)
+    return clause.dep_ == "conj" and clause.pos_ in ("VERB", "AUX")
 
 
 def _analyse_question(doc: Any, split: bool = True) -> QuestionAnalysis:

@@ -313,11 +313,10 @@ def choose(scored: Scored, model: AnswerModel) -> tuple[list[int], bool]:
         return [], True
     first, options = second_options(scored)
     chosen = [first]
-    part = scored.last_part
-    best_for_part = int(np.argmax(part.scores)) if part is not None and len(part.scores) else -1
+    part = scored.last_part  # scored over the same (non-empty) candidates
+    best_for_part = int(np.argmax(part.scores)) if part is not None else first
     if (
-        part is not None
-        and best_for_part != first
+        best_for_part != first
         and len(scored.candidates[first].text) + len(scored.candidates[best_for_part].text)
         <= MAX_TWO_PART_CHARS
     ):
@@ -386,17 +385,17 @@ class LearnedAnswerer:
 
     def score(self, retrieval: Retrieval) -> Scored:
         """Candidates, their features and scores (serving and `rag train` share it)."""
-        model = self.model
         analysis = self.analyse(retrieval)
         ids, ranks = self.candidates(retrieval, analysis)
-        qv = retrieval.query_vector
-        scored = score_candidates(analysis, ids, ranks, qv, self.corpus, model)
+        scored = score_candidates(
+            analysis, ids, ranks, retrieval.query_vector, self.corpus, self.model
+        )
         part = analysis.last_part
         if part is None or self.embed is None or not ids:
             return scored
         vector = self.embed(part.text)
         return replace(
-            scored, last_part=score_candidates(part, ids, ranks, vector, self.corpus, model)
+            scored, last_part=score_candidates(part, ids, ranks, vector, self.corpus, self.model)
         )
 
     def candidates(
