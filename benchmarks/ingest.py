@@ -1,11 +1,11 @@
 """(b) Ingest throughput: our build path against a bare SentenceTransformer.encode.
 
-"Ours" is exactly what rag.store.build_index runs on chunk texts: rag.store.index._encode (slices of
-settings.embed_batch_size through the Embedder from rag.embed.load_embedder). "Bare" is
-SentenceTransformer.encode(texts, batch_size=32) on the same texts. Texts are real passages
-(Python docstrings, see common.stdlib_passages), a few thousand, so the number is stable.
-Two proposed variants of _encode are measured too (rag/store/'s _encode is not ours to
-change): length-sorted slices, and that plus torch threads = cores while indexing.
+"Ours" is exactly what rag.store.build_index runs on chunk texts:
+rag.store.records.encode_texts (length-sorted slices of settings.embed_batch_size through the
+Embedder from rag.embed.load_embedder). "Bare" is SentenceTransformer.encode(texts,
+batch_size=32) on the same texts. Texts are real passages (Python docstrings, see
+common.stdlib_passages), a few thousand, so the number is stable. Two variants are measured
+too: slices sorted longest first, and that plus torch threads = cores while indexing.
 
 Workers (one process each, so thread settings do not leak):
   torch        bare and ours, interleaved, same process => the threads our embedder set
@@ -46,8 +46,8 @@ def _texts(n: int) -> list[str]:
 
 
 def sorted_encode(embedder: Any, texts: list[str], settings: Any) -> np.ndarray:
-    """Proposed rag.store.index._encode: the same slices of embed_batch_size (and progress per
-    slice), but longest text first across the whole list, as SentenceTransformer.encode sorts
+    """A variant of rag.store.records.encode_texts: the same slices of embed_batch_size, but
+    longest text first across the whole list, as SentenceTransformer.encode sorts
     inside one call. Slicing unsorted texts pads every batch to its longest member."""
     batch = settings.embed_batch_size
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
@@ -60,8 +60,10 @@ def sorted_encode(embedder: Any, texts: list[str], settings: Any) -> np.ndarray:
 
 def worker(kind: str, n: int, rounds: int) -> dict[str, Any]:
     from rag.embed import load_embedder, packaged_model_path
-    from rag.store.index import _encode
+    from rag.progress import LogReporter
+    from rag.store.records import encode_texts
 
+    quiet = LogReporter()  # progress calls are no-ops: nothing but the encoding is timed
     texts = _texts(n)
     out: dict[str, Any] = {"kind": kind, "texts": n, "rounds": rounds}
     rates: dict[str, list[float]] = {}
@@ -86,7 +88,7 @@ def worker(kind: str, n: int, rounds: int) -> dict[str, Any]:
 
     settings = bench_settings(kind)
     embedder = load_embedder(settings)
-    _encode(embedder, texts[:64], settings, "warm-up", None)
+    encode_texts(embedder, texts[:64], settings, "warm-up", quiet)
     bare_model = getattr(embedder, "_model", None)  # the SentenceTransformer inside, if torch
     vectors = None
     for _ in range(rounds):
@@ -95,7 +97,7 @@ def worker(kind: str, n: int, rounds: int) -> dict[str, Any]:
 
             out["torch_threads"] = torch.get_num_threads()
             measure("bare", lambda: bare_model.encode(texts, batch_size=32))
-        vectors = measure("ours", lambda: _encode(embedder, texts, settings, "chunks", None))
+        vectors = measure("ours", lambda: encode_texts(embedder, texts, settings, "chunks", quiet))
         measure("ours, sorted", lambda: sorted_encode(embedder, texts, settings))
         if bare_model is not None:  # proposed: batches on every core, queries on one
             threads = torch.get_num_threads()
@@ -148,9 +150,9 @@ def main() -> None:
         rate = results[kind]["per_s"][label]
         path = {
             "bare": "bare SentenceTransformer.encode(texts, batch_size=32)",
-            "ours": "ours: rag.store.index._encode (build_index's path)",
-            "ours, sorted": "proposed: _encode with length-sorted slices",
-            "ours, sorted, all cores": "proposed + torch threads = cores while indexing",
+            "ours": "ours: rag.store.records.encode_texts (build_index's path)",
+            "ours, sorted": "variant: slices sorted longest first",
+            "ours, sorted, all cores": "variant + torch threads = cores while indexing",
         }[label]
         rows.append(
             [path, note, f"{rate:.1f}", f"{rate / bare_same:.2f}", f"{rate / bare_default:.2f}"]

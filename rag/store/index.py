@@ -49,7 +49,8 @@ from rag.store.layout import (
     switch_current,
 )
 from rag.store.manifest import ARTICLES, MANIFEST, differences, expected_manifest
-from rag.types import Chunk, Document, Role, RoleSpan, Sentence, Span
+from rag.store.records import document_from_meta, document_meta, encode_texts
+from rag.types import Chunk, Document, Role, Sentence
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +119,10 @@ def build_locked(
             )
         new_chunks = [i for i, ref in enumerate(plan.chunk_from) if ref is None]
         new_sentences = [i for i, ref in enumerate(plan.sentence_from) if ref is None]
-        fresh_chunks = _encode(
+        fresh_chunks = encode_texts(
             embedder, [chunks[i].text for i in new_chunks], settings, "chunks", reporter
         )
-        fresh_sentences = _encode(
+        fresh_sentences = encode_texts(
             embedder, [sentences[i].text for i in new_sentences], settings, "sentences", reporter
         )
         fresh_notes = annotator.sentences([sentences[i].text for i in new_sentences])
@@ -152,7 +153,7 @@ def build_locked(
             _write_faiss(sentence_index, build / SENTENCE_VECTORS)
             records = {
                 "documents": {
-                    d.doc_id: {"key": s.key, "meta": _document_meta(d)}
+                    d.doc_id: {"key": s.key, "meta": document_meta(d)}
                     for s, d in zip(sources, plan.documents, strict=True)
                 },
                 "sentences": [asdict(s) for s in sentences],
@@ -261,7 +262,7 @@ def _plan(sources: list[Source], previous: _Reusable | None, settings: Settings)
     for source in sources:
         if previous and previous.keys.get(source.doc_id) == source.key:
             plan.documents.append(
-                _document_from_meta(source, previous.documents[source.doc_id], indexed)
+                document_from_meta(source, previous.documents[source.doc_id], indexed)
             )
             renumber: dict[int, int] = {}
             for old in old_sentences.get(source.doc_id, []):
@@ -307,68 +308,9 @@ def _merge(
     return out
 
 
-_META_FIELDS = ("title", "outlet", "date", "sort_date", "date_note", "authors", "updated")
-
-
-def _document_meta(doc: Document) -> dict[str, Any]:
-    """What records.json keeps of a document (its text stays in the article file)."""
-    meta: dict[str, Any] = {f: getattr(doc, f) for f in _META_FIELDS}
-    meta["roles"] = [[r.start, r.end, r.role.value] for r in doc.roles]
-    return meta
-
-
-def _document_from_meta(source: Source, meta: dict[str, Any], indexed: frozenset[Role]) -> Document:
-    return _document_from_record(
-        source.doc_id, source.text, source.sha256, source.origin, meta, indexed
-    )
-
-
-def _document_from_record(
-    doc_id: str,
-    text: str,
-    sha256: str,
-    origin: str,
-    meta: dict[str, Any],
-    indexed: frozenset[Role],
-) -> Document:
-    """A document from its stored text and metadata (`_document_meta`)."""
-    roles = tuple(RoleSpan(s, e, Role(r)) for s, e, r in meta["roles"])
-    return Document(
-        doc_id=doc_id,
-        text=text,
-        title=meta["title"],
-        outlet=meta["outlet"],
-        date=meta["date"],
-        sort_date=meta["sort_date"],
-        date_note=meta["date_note"],
-        junk=tuple(Span(r.start, r.end) for r in roles if r.role not in indexed),
-        sha256=sha256,
-        authors=tuple(meta["authors"]),
-        updated=meta["updated"],
-        roles=roles,
-        source=origin,
-    )
-
-
 # Module-level names so tests can interrupt a build at a chosen write.
 _write_faiss = write_faiss
 _switch_current = switch_current
-
-
-def _encode(
-    embedder: Embedder, texts: list[str], settings: Settings, label: str, reporter: Reporter
-) -> np.ndarray:
-    """Vectors in the order of `texts`, encoded in length-sorted batches: a batch pads to its
-    longest text, so mixing lengths wastes most of the work (2.4x, benchmarks/ingest.py)."""
-    batch = settings.embed_batch_size
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    reporter.progress(f"embedding {label}", 0, len(texts))
-    for i in range(0, len(order), batch):
-        ids = order[i : i + batch]
-        out[ids] = embedder.encode([texts[j] for j in ids], batch_size=batch)
-        reporter.progress(f"embedding {label}", min(i + batch, len(texts)), len(texts))
-    return out
 
 
 @dataclass
@@ -443,7 +385,7 @@ def load_index(
         parts = _read_build(build)
         indexed = indexed_roles(settings)
         documents = [
-            _document_from_meta(s, parts.documents[s.doc_id]["meta"], indexed) for s in sources
+            document_from_meta(s, parts.documents[s.doc_id]["meta"], indexed) for s in sources
         ]
     except Exception as exc:  # faiss raises RuntimeError, JSON/KeyError/TypeError for bad records
         raise IndexCorruptedError(f"Index files in {build} are corrupted ({exc}). {fix}") from exc
@@ -492,7 +434,7 @@ def stored_documents(settings: Settings, sources: list[Source]) -> dict[str, Doc
     try:
         stored = json.loads((build / RECORDS).read_text(encoding="utf-8"))["documents"]
         return {
-            s.doc_id: _document_from_meta(s, stored[s.doc_id]["meta"], indexed_roles(settings))
+            s.doc_id: document_from_meta(s, stored[s.doc_id]["meta"], indexed_roles(settings))
             for s in sources
             if stored.get(s.doc_id, {}).get("key") == s.key
         }

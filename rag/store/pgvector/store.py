@@ -42,14 +42,7 @@ from rag.ingest.sentences import sentences_of
 from rag.ingest.sources import Source, load_sources
 from rag.progress import LogReporter, Reporter
 from rag.settings import Settings
-from rag.store.index import (
-    LoadedIndex,
-    _document_from_meta,
-    _document_from_record,
-    _document_meta,
-    _encode,
-    first_mismatch,
-)
+from rag.store.index import LoadedIndex, first_mismatch
 from rag.store.manifest import ARTICLES, differences, expected_manifest
 from rag.store.pgvector.schema import (
     HNSW_EF_SEARCH,
@@ -59,6 +52,12 @@ from rag.store.pgvector.schema import (
     visible,
 )
 from rag.store.pgvector.search import PgBm25, PgVectorSearch, postings_of
+from rag.store.records import (
+    document_from_meta,
+    document_from_record,
+    document_meta,
+    encode_texts,
+)
 from rag.types import Chunk, Document, Role, Sentence
 
 if TYPE_CHECKING:
@@ -254,7 +253,7 @@ class PgVectorStore:
         stored = {doc_id: (key, meta) for doc_id, key, meta in rows}
         indexed = indexed_roles(self.settings)
         return {
-            s.doc_id: _document_from_meta(s, stored[s.doc_id][1], indexed)
+            s.doc_id: document_from_meta(s, stored[s.doc_id][1], indexed)
             for s in sources
             if s.doc_id in stored and stored[s.doc_id][0] == s.key
         }
@@ -380,7 +379,7 @@ class PgVectorStore:
         indexed = indexed_roles(self.settings)
         documents: dict[str, Document] = {}
         for doc_id, sha256, origin, text, meta in doc_rows:
-            documents[doc_id] = _document_from_record(doc_id, text, sha256, origin, meta, indexed)
+            documents[doc_id] = document_from_record(doc_id, text, sha256, origin, meta, indexed)
         sentences: list[Sentence] = []
         annotations: list[SentenceAnnotation] = []
         vectors = np.zeros((len(sentence_rows), dim), dtype=np.float32)
@@ -559,10 +558,10 @@ class PgVectorStore:
         all_sentences = [s for sentences, _ in per_doc for s in sentences]
         all_chunks = [c for _, chunks in per_doc for c in chunks]
         settings = self.settings
-        sentence_vectors = _encode(
+        sentence_vectors = encode_texts(
             embedder, [s.text for s in all_sentences], settings, "sentences", reporter
         )
-        chunk_vectors = _encode(
+        chunk_vectors = encode_texts(
             embedder, [c.text for c in all_chunks], settings, "chunks", reporter
         )
         notes = annotator.sentences([s.text for s in all_sentences])
@@ -580,7 +579,7 @@ class PgVectorStore:
                     source.sha256,
                     source.origin,
                     source.text,
-                    json.dumps(_document_meta(doc)),
+                    json.dumps(document_meta(doc)),
                     generation,
                 ),
             ).fetchone()
