@@ -48,7 +48,7 @@ def _texts(n: int) -> list[str]:
 def sorted_encode(embedder: Any, texts: list[str], settings: Any) -> np.ndarray:
     """A variant of rag.store.records.encode_texts: the same slices of embed_batch_size, but
     longest text first across the whole list, as SentenceTransformer.encode sorts
-    inside one call. Slicing unsorted texts pads every batch to its longest member."""
+    inside one call, where encode_texts sorts shortest first."""
     batch = settings.embed_batch_size
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
     out = np.empty((len(texts), embedder.dim), dtype=np.float32)
@@ -99,7 +99,7 @@ def worker(kind: str, n: int, rounds: int) -> dict[str, Any]:
             measure("bare", lambda: bare_model.encode(texts, batch_size=32))
         vectors = measure("ours", lambda: encode_texts(embedder, texts, settings, "chunks", quiet))
         measure("ours, sorted", lambda: sorted_encode(embedder, texts, settings))
-        if bare_model is not None:  # proposed: batches on every core, queries on one
+        if bare_model is not None:  # variant: batches on every core, queries on one
             threads = torch.get_num_threads()
             torch.set_num_threads(os.cpu_count() or 1)
             measure("ours, sorted, all cores", lambda: sorted_encode(embedder, texts, settings))

@@ -1,6 +1,6 @@
 """What every store keeps of an article besides its text and vectors, and how vectors are
 encoded at build time: shared by the file store (`rag.store.index`) and the PostgreSQL one
-(`rag.store.pgvector`), so both read and write the same records."""
+(`rag.store.pgvector`), so both read and write the same metadata."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ _META_FIELDS = ("title", "outlet", "date", "sort_date", "date_note", "authors", 
 
 
 def document_meta(doc: Document) -> dict[str, Any]:
-    """What records.json keeps of a document (its text stays in the article file)."""
+    """What a store keeps of a document besides its text (records.json in the file store, the
+    documents table in pgvector)."""
     meta: dict[str, Any] = {f: getattr(doc, f) for f in _META_FIELDS}
     meta["roles"] = [[r.start, r.end, r.role.value] for r in doc.roles]
     return meta
@@ -61,7 +62,7 @@ def encode_texts(
     embedder: Embedder, texts: list[str], settings: Settings, label: str, reporter: Reporter
 ) -> np.ndarray:
     """Vectors in the order of `texts`, encoded in length-sorted batches: a batch pads to its
-    longest text, so mixing lengths wastes most of the work (2.4x, benchmarks/ingest.py)."""
+    longest text, so mixing lengths wastes most of the work (2.4x, docs/performance.md)."""
     batch = settings.embed_batch_size
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
