@@ -68,6 +68,9 @@ class CandidateView:
     context_terms: frozenset[str]
     first_in_article: bool
     author_line: bool = False  # a byline or an author's note, not the article's prose
+    byline: bool = False  # the author line that names the article's authors
+    vector: np.ndarray | None = None  # the sentence's embedding (unit length)
+    sort_date: str | None = None  # its article's date, for telling accounts apart in time
 
 
 def coverage(weights: Mapping[str, float], terms: frozenset[str] | set[str]) -> float:
@@ -131,12 +134,18 @@ def featurize(q: QuestionAnalysis, cands: Sequence[CandidateView], lexicon: Lexi
                 float(type_match and bool(set(q.focus) & (sterms | c.context_terms))),
                 float(q.form == "how-many" and bool(set(q.focus) & set(a.counted))),
                 float(c.author_line),
-                # a byline answers "who wrote it"; for "who is X" only when it names X
+                # an author line answers "who wrote it"; "who is X" only when it is about X:
+                # a byline naming X, or a note describing X (a note describing its author
+                # may name X in a book title)
                 float(
                     c.author_line
                     and (
                         q.about_author
-                        or (q.definition and bool(q.defined) and set(q.defined) <= sterms)
+                        or (
+                            q.definition
+                            and bool(q.defined)
+                            and set(q.defined) <= (sterms if c.byline else set(a.defines))
+                        )
                     )
                 ),
             ]

@@ -15,9 +15,10 @@ nothing cuts the clause that holds the fact.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -81,9 +82,22 @@ COMPLEMENT_FEATURES: tuple[str, ...] = (
     "yes_no",
     "dense",
     "type_match",
+    # what the first pick leaves unsaid: the candidate's similarity to the part of the
+    # question's embedding the first pick does not explain, its similarity to the first pick,
+    # the question's (idf-weighted) terms only it has, an answer type only it has, and an
+    # account of another date (with the question asking about change)
+    "residual_dense",
+    "redundancy",
+    "new_weighted_terms",
+    "new_type",
+    "other_date",
+    "change_x_other_date",
 )
 _COL = {name: i for i, name in enumerate(FEATURES)}
 AUTHOR_ROLES = frozenset({Role.BYLINE, Role.AUTHOR_BIO})
+# Keeps the residual similarity finite when the first pick is the question's own wording
+# (similarity 1 leaves nothing of the question unexplained); far below any real 1 - cos^2.
+RESIDUAL_FLOOR = 1e-6
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,7 @@ class CorpusView:
     # term -> sentences that describe it (appositive, copula, title): where "who is X?"
     # finds X described even when retrieval ranked other mentions of X higher
     described: Mapping[str, frozenset[int]]
+    doc_dates: Mapping[str, str | None] = field(default_factory=dict)  # doc id -> sort date
 
     @classmethod
     def build(
@@ -107,6 +122,7 @@ class CorpusView:
         vectors: np.ndarray,
         annotations: Sequence[SentenceAnnotation],
         lexicon: Lexicon,
+        doc_dates: Mapping[str, str | None] | None = None,
     ) -> CorpusView:
         if not (len(sentences) == len(annotations) == len(lexicon.sentence_terms)):
             raise ValueError("sentences, annotations and lexicon are not aligned")
@@ -130,6 +146,7 @@ class CorpusView:
             tuple(neighbours),
             tuple(first),
             {t: frozenset(ids) for t, ids in described.items()},
+            dict(doc_dates or {}),
         )
 
     def describing(self, terms: Sequence[str]) -> frozenset[int]:
@@ -151,13 +168,14 @@ class Scored:
     question_features: np.ndarray
     # the same candidates scored for the question's last part, when it has two
     last_part: Scored | None = None
+    term_weights: Mapping[str, float] = field(default_factory=dict)  # question term -> idf
 
     def rescored(self, model: AnswerModel, lexicon: Lexicon) -> Scored:
         """The same candidates under another model (training refits the heads)."""
         scores = model.sentence.probability(self.features) if self.candidates else np.zeros(0)
         qf = question_features(self.analysis, self.features, scores, lexicon)
         part = self.last_part.rescored(model, lexicon) if self.last_part else None
-        return Scored(self.analysis, self.candidates, self.features, scores, qf, part)
+        return replace(self, scores=scores, question_features=qf, last_part=part)
 
 
 def candidate_sentences(
@@ -234,12 +252,20 @@ def score_candidates(
                 context_terms=frozenset(context),
                 first_in_article=corpus.first_in_article[sid],
                 author_line=corpus.sentences[sid].role in AUTHOR_ROLES,
+                byline=corpus.sentences[sid].role is Role.BYLINE,
+                vector=corpus.vectors[sid],
+                sort_date=corpus.doc_dates.get(corpus.sentences[sid].doc_id),
             )
         )
     x = featurize(analysis, cands, corpus.lexicon)
     scores = model.sentence.probability(x) if cands and model else np.zeros(len(cands))
     return Scored(
-        analysis, cands, x, scores, question_features(analysis, x, scores, corpus.lexicon)
+        analysis,
+        cands,
+        x,
+        scores,
+        question_features(analysis, x, scores, corpus.lexicon),
+        term_weights={t: corpus.lexicon.idf(t) for t in dict.fromkeys(analysis.terms)},
     )
 
 
@@ -286,10 +312,20 @@ def complement_features(scored: Scored, first: int, j: int) -> list[float]:
     a = scored.analysis
     cf, cj = scored.candidates[first], scored.candidates[j]
     weights = dict.fromkeys(a.terms, 1.0)
+    new_terms = set(cj.terms) - set(cf.terms)
+    redundancy = (
+        float(cj.vector @ cf.vector) if cj.vector is not None and cf.vector is not None else 0.0
+    )
+    # Unit vectors q, f, g: the part of q that f does not explain is r = q - (q.f) f, and
+    # g.r / |r| = (g.q - (q.f)(g.f)) / sqrt(1 - (q.f)^2), with q.f = cf.dense, g.q = cj.dense.
+    unexplained = math.sqrt(max(1.0 - cf.dense * cf.dense, RESIDUAL_FLOOR))
+    other_date = bool(cf.sort_date) and bool(cj.sort_date) and cf.sort_date != cj.sort_date
+    first_types = {typ for typ, _ in cf.annotation.entities}
+    own_types = {typ for typ, _ in cj.annotation.entities} - first_types
     return [
         float(scored.scores[j]),
         float(scored.scores[first]),
-        coverage(weights, set(cj.terms) - set(cf.terms)),
+        coverage(weights, new_terms),
         float(cf.doc_id == cj.doc_id),
         float(cf.doc_id == cj.doc_id and abs(cf.sent_id - cj.sent_id) == 1),
         float(a.multi_part),
@@ -298,6 +334,12 @@ def complement_features(scored: Scored, first: int, j: int) -> list[float]:
         float(a.form == "yes-no"),
         float(scored.features[j, _COL["dense"]]),
         float(scored.features[j, _COL["type_match"]]),
+        (cj.dense - cf.dense * redundancy) / unexplained,
+        redundancy,
+        coverage(scored.term_weights, new_terms),
+        float(bool(own_types & set(a.expects))),
+        float(other_date),
+        float(a.change and other_date),
     ]
 
 
@@ -367,7 +409,11 @@ class LearnedAnswerer:
     ) -> LearnedAnswerer:
         """Assemble the stage and load the question parser (so no question pays for it)."""
         corpus = CorpusView.build(
-            index.sentences, index.sentence_vectors, index.annotations, lexicon
+            index.sentences,
+            index.sentence_vectors,
+            index.annotations,
+            lexicon,
+            {d.doc_id: d.sort_date for d in index.documents.values()},
         )
         return cls(
             corpus,

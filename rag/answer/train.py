@@ -83,7 +83,7 @@ class Example:
     dataset: str
     item: EvalItem
     scored: Scored
-    labels: np.ndarray  # per candidate: overlaps an evidence span
+    labels: np.ndarray  # per candidate: holds the answer (`answer_labels`)
     spans: list[SpanRef]  # per candidate
     ranking: list[SpanRef]  # retrieved passages, best first
     written_for: str | None = None  # the other corpus, for a question asked across corpora
@@ -184,7 +184,7 @@ def _examples(corpus: str, dataset: str, items: Sequence[EvalItem], pipeline: An
                 dataset=dataset,
                 item=item,
                 scored=scored,
-                labels=np.array([on_evidence(span, item.evidence) for span in spans], dtype=int),
+                labels=answer_labels(item, spans),
                 spans=spans,
                 ranking=[
                     SpanRef(doc_id=p.doc_id, start=p.start, end=p.end) for p in retrieval.passages
@@ -192,6 +192,19 @@ def _examples(corpus: str, dataset: str, items: Sequence[EvalItem], pipeline: An
             )
         )
     return out
+
+
+def answer_labels(item: EvalItem, spans: Sequence[SpanRef]) -> np.ndarray:
+    """Per candidate, 1 when it overlaps an evidence span and holds one of the key facts.
+    Evidence often runs over several sentences of which only some say what the answer must;
+    where no evidence sentence holds a key fact (or there are none), overlap alone counts."""
+    evidence = np.array([on_evidence(span, item.evidence) for span in spans], dtype=bool)
+    holds_fact = np.array(
+        [len(missing_key_facts(s.text, item.key_facts)) < len(item.key_facts) for s in spans],
+        dtype=bool,
+    )
+    precise = evidence & holds_fact
+    return (precise if precise.any() else evidence).astype(int)
 
 
 def fit_head(x: np.ndarray, y: np.ndarray, names: Sequence[str], c: float) -> LinearHead:

@@ -27,6 +27,7 @@ from rag.answer.learned import (
     Scored,
     candidate_sentences,
     choose,
+    complement_features,
     definition_candidates,
 )
 from rag.answer.model import (
@@ -312,18 +313,29 @@ def test_the_question_is_parsed_as_retrieval_searched_it(
     assert answer.citations and answer.timings_ms.analyze >= 0
 
 
-def test_a_byline_answers_who_is_x_only_when_it_names_x() -> None:
-    lexicon = Lexicon.from_texts(["By Jane Roe", "Rain fell."])
-    byline = replace(_candidate(0, "By Jane Roe"), terms=("jane", "roe"), author_line=True)
+def test_an_author_line_answers_who_is_x_only_when_it_is_about_x() -> None:
+    lexicon = Lexicon.from_texts(["By Jane Roe", "She wrote “From Obama to Trump.”", "Rain fell."])
+    byline = replace(
+        _candidate(0, "By Jane Roe"), terms=("jane", "roe"), author_line=True, byline=True
+    )
+    # an author's note describes its author; the names in a book title are not described
+    note = replace(
+        _candidate(1, "Jane Roe is a correspondent. She wrote “From Obama to Trump.”"),
+        terms=("jane", "roe", "correspond", "wrote", "obama", "trump"),
+        annotation=SentenceAnnotation((), True, False, False, False, defines=("jane", "roe")),
+        author_line=True,
+    )
     col = FEATURES.index("author_question_x_author_line")
 
-    def fires(question: str, defined: tuple[str, ...]) -> bool:
+    def fires(question: str, defined: tuple[str, ...], line: CandidateView) -> bool:
         q = QuestionAnalysis(question, "who", (), defined, (), definition=True, defined=defined)
-        return bool(featurize(q, [byline], lexicon)[0, col])
+        return bool(featurize(q, [line], lexicon)[0, col])
 
-    assert fires("Who is Jane Roe?", ("jane", "roe"))
-    assert not fires("Who is Klaus Iohannis?", ("klaus", "iohanni"))
-    assert not fires("What does NSATU mean?", ())  # names no one
+    assert fires("Who is Jane Roe?", ("jane", "roe"), byline)
+    assert fires("Who is Jane Roe?", ("jane", "roe"), note)
+    assert not fires("Who is Donald Trump?", ("donald", "trump"), note)  # named, not described
+    assert not fires("Who is Klaus Iohannis?", ("klaus", "iohanni"), byline)
+    assert not fires("What does NSATU mean?", (), byline)  # names no one
 
 
 def test_abstaining_on_topic_shows_what_the_articles_do_say(pipeline: Pipeline) -> None:
@@ -433,3 +445,53 @@ def test_a_model_file_from_before_the_pairwise_head_asks_for_make_train(tmp_path
     old.write_text(json.dumps(raw))
     with pytest.raises(ModelLoadError, match=r"format 1 .*make train"):
         AnswerModel.load(old)
+
+
+def test_the_complement_features_say_what_the_first_pick_leaves_unsaid() -> None:
+    # q = 0.6 f + 0.8 g: the first pick f explains part of the question, g the rest
+    f, g = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    first = replace(
+        _candidate(0, "The command opens in Wiesbaden."),
+        terms=("command", "wiesbaden"),
+        dense=0.6,
+        vector=f,
+        sort_date="2024-07",
+    )
+    repeat = replace(first, sent_id=1, text="Wiesbaden hosts the command.")
+    rest = replace(
+        _candidate(2, "It will have 700 staff.", "b.txt"),
+        terms=("staff",),
+        annotation=SentenceAnnotation((("number", "700"),), False, False, False, False),
+        dense=0.8,
+        vector=g,
+        sort_date="2024-12",
+    )
+    analysis = QuestionAnalysis(
+        "Where is the command now, and how many staff?",
+        "where",
+        ("place", "number"),
+        ("command", "staff"),
+        (),
+        change=True,
+    )
+    scored = Scored(
+        analysis,
+        [first, repeat, rest],
+        np.zeros((3, len(FEATURES))),
+        np.array([0.9, 0.5, 0.5]),
+        np.zeros(len(ANSWERABLE_FEATURES)),
+        term_weights={"command": 1.0, "staff": 3.0},
+    )
+
+    def feature(j: int) -> dict[str, float]:
+        return dict(zip(COMPLEMENT_FEATURES, complement_features(scored, 0, j), strict=True))
+
+    same, other = feature(1), feature(2)
+    assert same["redundancy"] == pytest.approx(1.0) and other["redundancy"] == pytest.approx(0.0)
+    assert same["residual_dense"] == pytest.approx(0.0)
+    assert other["residual_dense"] == pytest.approx(1.0)  # all of q that f leaves
+    assert same["new_weighted_terms"] == 0.0
+    assert other["new_weighted_terms"] == pytest.approx(0.75)  # "staff": 3 of 4
+    assert (same["new_type"], other["new_type"]) == (0.0, 1.0)
+    assert (same["other_date"], other["other_date"]) == (0.0, 1.0)
+    assert other["change_x_other_date"] == 1.0

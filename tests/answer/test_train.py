@@ -179,3 +179,27 @@ def test_rescoring_rescores_the_last_part_too(pipeline: Pipeline) -> None:
     assert again.last_part is not None
     assert np.allclose(again.last_part.scores, 0.5)
     assert not np.allclose(scored.last_part.scores, 0.5)
+
+
+def test_a_sentence_is_labelled_an_answer_when_it_is_evidence_holding_a_key_fact() -> None:
+    from rag.answer.train import answer_labels
+    from rag.eval.dataset import EvalItem, Evidence
+    from rag.eval.metrics import SpanRef
+
+    text = "NATO met in Brussels. The command will have 700 staff. Rain fell."
+    sentences = [(0, 21), (22, 54), (55, 65)]
+    spans = [SpanRef(doc_id="a.txt", start=s, end=e, text=text[s:e]) for s, e in sentences]
+    evidence = [Evidence(doc="a.txt", quote=text[0:54], start=0, end=54)]  # two sentences
+    item = EvalItem(
+        id="q", question="How many staff?", answerable=True, key_facts=[["700"]], evidence=evidence
+    )
+    assert answer_labels(item, spans).tolist() == [0, 1, 0]
+    # no evidence sentence holds a key fact (or there are none): evidence alone decides
+    assert answer_labels(item.model_copy(update={"key_facts": [["800"]]}), spans).tolist() == [
+        1,
+        1,
+        0,
+    ]
+    assert answer_labels(item.model_copy(update={"key_facts": []}), spans).tolist() == [1, 1, 0]
+    unanswerable = item.model_copy(update={"answerable": False, "evidence": [], "key_facts": []})
+    assert answer_labels(unanswerable, spans).tolist() == [0, 0, 0]
