@@ -67,10 +67,9 @@ class CandidateView:
     passage_rank: int
     context_terms: frozenset[str]
     first_in_article: bool
+    vector: np.ndarray  # the sentence's embedding (unit length)
     author_line: bool = False  # a byline or an author's note, not the article's prose
     byline: bool = False  # the author line that names the article's authors
-    vector: np.ndarray | None = None  # the sentence's embedding (unit length)
-    sort_date: str | None = None  # its article's date, for telling accounts apart in time
 
 
 def coverage(weights: Mapping[str, float], terms: frozenset[str] | set[str]) -> float:
@@ -79,9 +78,14 @@ def coverage(weights: Mapping[str, float], terms: frozenset[str] | set[str]) -> 
     return sum(v for t, v in weights.items() if t in terms) / total if total else 0.0
 
 
+def term_weights(q: QuestionAnalysis, lexicon: Lexicon) -> dict[str, float]:
+    """The question's terms, each weighted by its IDF in the corpus."""
+    return {t: lexicon.idf(t) for t in dict.fromkeys(q.terms)}
+
+
 def featurize(q: QuestionAnalysis, cands: Sequence[CandidateView], lexicon: Lexicon) -> np.ndarray:
     """One row of `FEATURES` per candidate."""
-    weights = {t: lexicon.idf(t) for t in dict.fromkeys(q.terms)}
+    weights = term_weights(q, lexicon)
     pairs = {(a, b) for a, b in zip(q.terms, q.terms[1:], strict=False)}
     q_entities = {text for _, text in q.entities}
     q_lower = q.text.lower()

@@ -25,7 +25,7 @@ import numpy as np
 
 from rag.analyze import Annotator, QuestionAnalysis, SentenceAnnotation
 from rag.answer.base import Selection
-from rag.answer.features import FEATURES, CandidateView, coverage, featurize
+from rag.answer.features import FEATURES, CandidateView, coverage, featurize, term_weights
 from rag.answer.model import AnswerModel
 from rag.ingest.corpus import describe_date
 from rag.text import Lexicon, content_terms
@@ -84,14 +84,13 @@ COMPLEMENT_FEATURES: tuple[str, ...] = (
     "type_match",
     # what the first pick leaves unsaid: the candidate's similarity to the part of the
     # question's embedding the first pick does not explain, its similarity to the first pick,
-    # the question's (idf-weighted) terms only it has, an answer type only it has, and an
-    # account of another date (with the question asking about change)
+    # the question's (IDF-weighted) terms only it has, an answer type only it has, and an
+    # account from another article when the question asks about change
     "residual_dense",
     "redundancy",
     "new_weighted_terms",
     "new_type",
-    "other_date",
-    "change_x_other_date",
+    "change_x_other_article",
 )
 _COL = {name: i for i, name in enumerate(FEATURES)}
 AUTHOR_ROLES = frozenset({Role.BYLINE, Role.AUTHOR_BIO})
@@ -113,7 +112,6 @@ class CorpusView:
     # term -> sentences that describe it (appositive, copula, title): where "who is X?"
     # finds X described even when retrieval ranked other mentions of X higher
     described: Mapping[str, frozenset[int]]
-    doc_dates: Mapping[str, str | None] = field(default_factory=dict)  # doc id -> sort date
 
     @classmethod
     def build(
@@ -122,7 +120,6 @@ class CorpusView:
         vectors: np.ndarray,
         annotations: Sequence[SentenceAnnotation],
         lexicon: Lexicon,
-        doc_dates: Mapping[str, str | None] | None = None,
     ) -> CorpusView:
         if not (len(sentences) == len(annotations) == len(lexicon.sentence_terms)):
             raise ValueError("sentences, annotations and lexicon are not aligned")
@@ -146,7 +143,6 @@ class CorpusView:
             tuple(neighbours),
             tuple(first),
             {t: frozenset(ids) for t, ids in described.items()},
-            dict(doc_dates or {}),
         )
 
     def describing(self, terms: Sequence[str]) -> frozenset[int]:
@@ -251,10 +247,9 @@ def score_candidates(
                 passage_rank=passage_rank[k],
                 context_terms=frozenset(context),
                 first_in_article=corpus.first_in_article[sid],
+                vector=corpus.vectors[sid],
                 author_line=corpus.sentences[sid].role in AUTHOR_ROLES,
                 byline=corpus.sentences[sid].role is Role.BYLINE,
-                vector=corpus.vectors[sid],
-                sort_date=corpus.doc_dates.get(corpus.sentences[sid].doc_id),
             )
         )
     x = featurize(analysis, cands, corpus.lexicon)
@@ -265,7 +260,7 @@ def score_candidates(
         x,
         scores,
         question_features(analysis, x, scores, corpus.lexicon),
-        term_weights={t: corpus.lexicon.idf(t) for t in dict.fromkeys(analysis.terms)},
+        term_weights=term_weights(analysis, corpus.lexicon),
     )
 
 
@@ -313,13 +308,10 @@ def complement_features(scored: Scored, first: int, j: int) -> list[float]:
     cf, cj = scored.candidates[first], scored.candidates[j]
     weights = dict.fromkeys(a.terms, 1.0)
     new_terms = set(cj.terms) - set(cf.terms)
-    redundancy = (
-        float(cj.vector @ cf.vector) if cj.vector is not None and cf.vector is not None else 0.0
-    )
+    redundancy = float(cj.vector @ cf.vector)
     # Unit vectors q, f, g: the part of q that f does not explain is r = q - (q.f) f, and
     # g.r / |r| = (g.q - (q.f)(g.f)) / sqrt(1 - (q.f)^2), with q.f = cf.dense, g.q = cj.dense.
     unexplained = math.sqrt(max(1.0 - cf.dense * cf.dense, RESIDUAL_FLOOR))
-    other_date = bool(cf.sort_date) and bool(cj.sort_date) and cf.sort_date != cj.sort_date
     first_types = {typ for typ, _ in cf.annotation.entities}
     own_types = {typ for typ, _ in cj.annotation.entities} - first_types
     return [
@@ -338,8 +330,7 @@ def complement_features(scored: Scored, first: int, j: int) -> list[float]:
         redundancy,
         coverage(scored.term_weights, new_terms),
         float(bool(own_types & set(a.expects))),
-        float(other_date),
-        float(a.change and other_date),
+        float(a.change and cf.doc_id != cj.doc_id),
     ]
 
 
@@ -413,7 +404,6 @@ class LearnedAnswerer:
             index.sentence_vectors,
             index.annotations,
             lexicon,
-            {d.doc_id: d.sort_date for d in index.documents.values()},
         )
         return cls(
             corpus,

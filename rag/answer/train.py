@@ -1,9 +1,10 @@
 """Fit the answer model on labelled questions, cross-validate it, write it as JSON.
 
-Labels come from the evidence spans: a candidate sentence is positive when it overlaps an
-evidence span of its document. Every question set runs through the real retrieval of its own
-corpus, and features come from the code that serves (`LearnedAnswerer.score`), so what is
-fit is what runs.
+Labels come from the evidence spans: for the sentence head, a candidate sentence is positive
+when it overlaps an evidence span of its document and holds a key fact (`answer_labels`); for
+the complement head, when it overlaps evidence the first pick does not. Every question set
+runs through the real retrieval of its own corpus, and features come from the code that
+serves (`LearnedAnswerer.score`), so what is fit is what runs.
 
 Reported figures are never on questions a head was fit on: k-fold over questions (all
 corpora together) and train-on-one-corpus / test-on-the-other. Everything is deterministic
@@ -197,7 +198,8 @@ def _examples(corpus: str, dataset: str, items: Sequence[EvalItem], pipeline: An
 def answer_labels(item: EvalItem, spans: Sequence[SpanRef]) -> np.ndarray:
     """Per candidate, 1 when it overlaps an evidence span and holds one of the key facts.
     Evidence often runs over several sentences of which only some say what the answer must;
-    where no evidence sentence holds a key fact (or there are none), overlap alone counts."""
+    where no candidate on the evidence holds a key fact (or there are none), overlap alone
+    counts."""
     evidence = np.array([on_evidence(span, item.evidence) for span in spans], dtype=bool)
     holds_fact = np.array(
         [len(missing_key_facts(s.text, item.key_facts)) < len(item.key_facts) for s in spans],

@@ -144,6 +144,7 @@ def _candidate(i: int, text: str, doc: str = "a.txt") -> CandidateView:
         passage_rank=0,
         context_terms=frozenset(),
         first_in_article=False,
+        vector=np.zeros(3),
     )
 
 
@@ -314,14 +315,16 @@ def test_the_question_is_parsed_as_retrieval_searched_it(
 
 
 def test_an_author_line_answers_who_is_x_only_when_it_is_about_x() -> None:
-    lexicon = Lexicon.from_texts(["By Jane Roe", "She wrote “From Obama to Trump.”", "Rain fell."])
+    lexicon = Lexicon.from_texts(
+        ["By Jane Roe", "She wrote “From Donald to Obama to Trump.”", "Rain fell."]
+    )
     byline = replace(
         _candidate(0, "By Jane Roe"), terms=("jane", "roe"), author_line=True, byline=True
     )
     # an author's note describes its author; the names in a book title are not described
     note = replace(
-        _candidate(1, "Jane Roe is a correspondent. She wrote “From Obama to Trump.”"),
-        terms=("jane", "roe", "correspond", "wrote", "obama", "trump"),
+        _candidate(1, "Jane Roe is a correspondent. She wrote “From Donald to Obama to Trump.”"),
+        terms=("jane", "roe", "correspond", "wrote", "donald", "obama", "trump"),
         annotation=SentenceAnnotation((), True, False, False, False, defines=("jane", "roe")),
         author_line=True,
     )
@@ -448,23 +451,23 @@ def test_a_model_file_from_before_the_pairwise_head_asks_for_make_train(tmp_path
 
 
 def test_the_complement_features_say_what_the_first_pick_leaves_unsaid() -> None:
-    # q = 0.6 f + 0.8 g: the first pick f explains part of the question, g the rest
-    f, g = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    q = np.array([0.6, 0.8, 0.0])
+    f = np.array([1.0, 0.0, 0.0])  # the first pick explains part of the question
+    g = np.array([0.6, 0.0, 0.8])  # close to the first pick, and nothing of the rest of q
+    h = np.array([0.0, 1.0, 0.0])  # the part of q that f leaves
     first = replace(
         _candidate(0, "The command opens in Wiesbaden."),
         terms=("command", "wiesbaden"),
-        dense=0.6,
+        dense=float(q @ f),
         vector=f,
-        sort_date="2024-07",
     )
-    repeat = replace(first, sent_id=1, text="Wiesbaden hosts the command.")
+    near = replace(first, sent_id=1, text="Wiesbaden gets it.", dense=float(q @ g), vector=g)
     rest = replace(
         _candidate(2, "It will have 700 staff.", "b.txt"),
         terms=("staff",),
         annotation=SentenceAnnotation((("number", "700"),), False, False, False, False),
-        dense=0.8,
-        vector=g,
-        sort_date="2024-12",
+        dense=float(q @ h),
+        vector=h,
     )
     analysis = QuestionAnalysis(
         "Where is the command now, and how many staff?",
@@ -476,22 +479,27 @@ def test_the_complement_features_say_what_the_first_pick_leaves_unsaid() -> None
     )
     scored = Scored(
         analysis,
-        [first, repeat, rest],
+        [first, near, rest],
         np.zeros((3, len(FEATURES))),
         np.array([0.9, 0.5, 0.5]),
         np.zeros(len(ANSWERABLE_FEATURES)),
         term_weights={"command": 1.0, "staff": 3.0},
     )
 
-    def feature(j: int) -> dict[str, float]:
-        return dict(zip(COMPLEMENT_FEATURES, complement_features(scored, 0, j), strict=True))
+    def feature(j: int, of: Scored = scored) -> dict[str, float]:
+        return dict(zip(COMPLEMENT_FEATURES, complement_features(of, 0, j), strict=True))
 
-    same, other = feature(1), feature(2)
-    assert same["redundancy"] == pytest.approx(1.0) and other["redundancy"] == pytest.approx(0.0)
-    assert same["residual_dense"] == pytest.approx(0.0)
-    assert other["residual_dense"] == pytest.approx(1.0)  # all of q that f leaves
-    assert same["new_weighted_terms"] == 0.0
-    assert other["new_weighted_terms"] == pytest.approx(0.75)  # "staff": 3 of 4
-    assert (same["new_type"], other["new_type"]) == (0.0, 1.0)
-    assert (same["other_date"], other["other_date"]) == (0.0, 1.0)
-    assert other["change_x_other_date"] == 1.0
+    unexplained = q - (q @ f) * f
+    for j, v in ((1, g), (2, h)):
+        assert feature(j)["redundancy"] == pytest.approx(v @ f)
+        assert feature(j)["residual_dense"] == pytest.approx(
+            v @ unexplained / np.linalg.norm(unexplained)
+        )
+    assert feature(1)["residual_dense"] == pytest.approx(0.0)
+    assert feature(2)["residual_dense"] == pytest.approx(1.0)  # all of q that f leaves
+    assert feature(1)["new_weighted_terms"] == 0.0
+    assert feature(2)["new_weighted_terms"] == pytest.approx(0.75)  # "staff": 3 of 4
+    assert (feature(1)["new_type"], feature(2)["new_type"]) == (0.0, 1.0)
+    assert (feature(1)["change_x_other_article"], feature(2)["change_x_other_article"]) == (0, 1)
+    unchanging = replace(scored, analysis=replace(analysis, change=False))
+    assert feature(2, unchanging)["change_x_other_article"] == 0.0
