@@ -400,10 +400,7 @@ class LearnedAnswerer:
     ) -> LearnedAnswerer:
         """Assemble the stage and load the question parser (so no question pays for it)."""
         corpus = CorpusView.build(
-            index.sentences,
-            index.sentence_vectors,
-            index.annotations,
-            lexicon,
+            index.sentences, index.sentence_vectors, index.annotations, lexicon
         )
         return cls(
             corpus,
