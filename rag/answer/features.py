@@ -15,10 +15,13 @@ import numpy as np
 
 from rag.analyze import QuestionAnalysis, SentenceAnnotation
 from rag.text import Lexicon
+from rag.types import Role
 
 # Below this a "sentence" is usually a fragment (a label, a one-line quote); the feature
 # "short" lets the model learn how much that matters.
 SHORT_SENTENCE_CHARS = 50
+# Bylines and authors' notes: who wrote the article, not its prose.
+AUTHOR_ROLES = frozenset({Role.BYLINE, Role.AUTHOR_BIO})
 
 FEATURES: tuple[str, ...] = (
     "dense",
@@ -68,8 +71,7 @@ class CandidateView:
     context_terms: frozenset[str]
     first_in_article: bool
     vector: np.ndarray  # the sentence's embedding (unit length)
-    author_line: bool = False  # a byline or an author's note, not the article's prose
-    byline: bool = False  # the author line that names the article's authors
+    role: Role = Role.BODY  # what the line is on its page (body, byline, author's note)
 
 
 def coverage(weights: Mapping[str, float], terms: frozenset[str] | set[str]) -> float:
@@ -137,18 +139,19 @@ def featurize(q: QuestionAnalysis, cands: Sequence[CandidateView], lexicon: Lexi
                 float(c.text.rstrip().endswith("?")),
                 float(type_match and bool(set(q.focus) & (sterms | c.context_terms))),
                 float(q.form == "how-many" and bool(set(q.focus) & set(a.counted))),
-                float(c.author_line),
+                float(c.role in AUTHOR_ROLES),
                 # an author line answers "who wrote it"; "who is X" only when it is about X:
                 # a byline naming X, or a note describing X (a note describing its author
                 # may name X in a book title)
                 float(
-                    c.author_line
+                    c.role in AUTHOR_ROLES
                     and (
                         q.about_author
                         or (
                             q.definition
                             and bool(q.defined)
-                            and set(q.defined) <= (sterms if c.byline else set(a.defines))
+                            and set(q.defined)
+                            <= (sterms if c.role is Role.BYLINE else set(a.defines))
                         )
                     )
                 ),

@@ -29,7 +29,7 @@ from rag.answer.features import FEATURES, CandidateView, coverage, featurize, te
 from rag.answer.model import AnswerModel
 from rag.ingest.corpus import describe_date
 from rag.text import Lexicon, content_terms
-from rag.types import Citation, Document, Retrieval, Role, Sentence
+from rag.types import Citation, Document, Retrieval, Sentence
 
 if TYPE_CHECKING:  # the store imports the answer model's hash: no import cycle at run time
     from rag.store import LoadedIndex
@@ -93,7 +93,6 @@ COMPLEMENT_FEATURES: tuple[str, ...] = (
     "change_x_other_article",
 )
 _COL = {name: i for i, name in enumerate(FEATURES)}
-AUTHOR_ROLES = frozenset({Role.BYLINE, Role.AUTHOR_BIO})
 # Keeps the residual similarity finite when the first pick is the question's own wording
 # (similarity 1 leaves nothing of the question unexplained); far below any real 1 - cos^2.
 RESIDUAL_FLOOR = 1e-6
@@ -248,8 +247,7 @@ def score_candidates(
                 context_terms=frozenset(context),
                 first_in_article=corpus.first_in_article[sid],
                 vector=corpus.vectors[sid],
-                author_line=corpus.sentences[sid].role in AUTHOR_ROLES,
-                byline=corpus.sentences[sid].role is Role.BYLINE,
+                role=corpus.sentences[sid].role,
             )
         )
     x = featurize(analysis, cands, corpus.lexicon)

@@ -40,7 +40,7 @@ from rag.answer.model import (
 from rag.errors import InvalidQuestionError, ModelLoadError
 from rag.pipeline import Pipeline
 from rag.text import Lexicon
-from rag.types import Answer
+from rag.types import Answer, Role
 
 
 def assert_citations_exact(answer: Answer, pipeline: Pipeline) -> None:
@@ -318,15 +318,13 @@ def test_an_author_line_answers_who_is_x_only_when_it_is_about_x() -> None:
     lexicon = Lexicon.from_texts(
         ["By Jane Roe", "She wrote “From Donald to Obama to Trump.”", "Rain fell."]
     )
-    byline = replace(
-        _candidate(0, "By Jane Roe"), terms=("jane", "roe"), author_line=True, byline=True
-    )
+    byline = replace(_candidate(0, "By Jane Roe"), terms=("jane", "roe"), role=Role.BYLINE)
     # an author's note describes its author; the names in a book title are not described
     note = replace(
         _candidate(1, "Jane Roe is a correspondent. She wrote “From Donald to Obama to Trump.”"),
         terms=("jane", "roe", "correspond", "wrote", "donald", "obama", "trump"),
         annotation=SentenceAnnotation((), True, False, False, False, defines=("jane", "roe")),
-        author_line=True,
+        role=Role.AUTHOR_BIO,
     )
     col = FEATURES.index("author_question_x_author_line")
 
