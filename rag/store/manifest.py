@@ -9,6 +9,7 @@ from rag.answer.model import model_sha256
 from rag.embed import Embedder
 from rag.ingest.sources import Source
 from rag.settings import Settings
+from rag.text.tokens import TERMS_VERSION
 
 # 2: sentence annotations (annotations.json); 3: line roles, documents' metadata in
 # records.json, the library of added articles, incremental builds
@@ -41,6 +42,7 @@ def expected_manifest(
             "overlap": settings.chunk_overlap,
             "segmenter": "pysbd",
             "author_lines": settings.index_author_lines,
+            "terms": TERMS_VERSION,
         },
         "index_settings": {"hnsw_threshold": settings.hnsw_threshold},
         # sentence annotations are stored with the index; the answer model reads them

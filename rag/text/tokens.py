@@ -10,7 +10,14 @@ import Stemmer
 
 from rag.text.wordlists import MONTH_ABBREVIATIONS, STOPWORDS
 
+# What content_terms writes; stored indexes record it (their BM25 tokens and sentence terms).
+# 2: a stop word's contraction ("what's", "it's", "don't") is a stop word too
+TERMS_VERSION = 2
+
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-'’.][A-Za-z0-9]+)*")
+# A contraction's clitic ("what's", "they're"): the word is a stop word when its host is one
+# (otherwise "who's" would be the question term "who", which no sentence has).
+_CLITIC = re.compile(r"['’](?:s|re|ll|ve|d|m)$")
 _stemmer = Stemmer.Stemmer("english")
 
 
@@ -30,7 +37,12 @@ def content_terms(text: str) -> list[str]:
     for word in words(text):
         for part in word.split("-"):
             lowered = part.lower()
-            if lowered in STOPWORDS or (len(lowered) < 2 and not lowered.isdigit()):
+            if (
+                lowered in STOPWORDS
+                or _CLITIC.sub("", lowered) in STOPWORDS
+                or lowered.endswith(("n't", "n’t"))  # negated auxiliaries: function words all
+                or (len(lowered) < 2 and not lowered.isdigit())
+            ):
                 continue
             lowered = MONTH_ABBREVIATIONS.get(lowered, lowered)
             out.append(stem(lowered.replace(".", "")))
