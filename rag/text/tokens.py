@@ -10,20 +10,23 @@ import Stemmer
 
 from rag.text.wordlists import MONTH_ABBREVIATIONS, STOPWORDS
 
-# What content_terms writes; stored indexes record it (their BM25 tokens and sentence terms).
-# 2: a stop word's contraction ("what's", "it's", "don't") is a stop word too
+# How content_terms writes terms, recorded in every index's manifest (the PostgreSQL store
+# keeps BM25 postings built from them). 2: a stop word's contraction ("what's", "it's",
+# "don't") is a stop word too
 TERMS_VERSION = 2
 
-_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-'’.][A-Za-z0-9]+)*")
+# Apostrophes as typed: ASCII, typographic (’), and the look-alikes ‘ and ʼ.
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-'’‘ʼ.][A-Za-z0-9]+)*")
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'"})
 # A contraction's clitic ("what's", "they're"): the word is a stop word when its host is one
 # (otherwise "who's" would be the question term "who", which no sentence has).
-_CLITIC = re.compile(r"['’](?:s|re|ll|ve|d|m)$")
+_CLITIC = re.compile(r"'(?:s|re|ll|ve|d|m)$")
 _stemmer = Stemmer.Stemmer("english")
 
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    return str(_stemmer.stemWord(word.lower().replace("’", "'").removesuffix("'s")))
+    return str(_stemmer.stemWord(word.lower().translate(_APOSTROPHES).removesuffix("'s")))
 
 
 def words(text: str) -> list[str]:
@@ -36,11 +39,11 @@ def content_terms(text: str) -> list[str]:
     out = []
     for word in words(text):
         for part in word.split("-"):
-            lowered = part.lower()
+            lowered = part.lower().translate(_APOSTROPHES)
             if (
                 lowered in STOPWORDS
                 or _CLITIC.sub("", lowered) in STOPWORDS
-                or lowered.endswith(("n't", "n’t"))  # negated auxiliaries: function words all
+                or lowered.endswith("n't")  # negated auxiliaries: function words all
                 or (len(lowered) < 2 and not lowered.isdigit())
             ):
                 continue

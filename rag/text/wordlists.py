@@ -62,6 +62,17 @@ SHORTHAND = {
     "whos": "who is",
     "hows": "how is",
     "wheres": "where is",
+    # contractions typed without the apostrophe, given it back
+    "thats": "that's",
+    "theres": "there's",
+    "dont": "don't",
+    "doesnt": "doesn't",
+    "didnt": "didn't",
+    "isnt": "isn't",
+    "wasnt": "wasn't",
+    "arent": "aren't",
+    "cant": "can't",
+    "wont": "won't",
 }
 
 # Short words inside a multi-word name that its acronym skips ("Security Assistance *and*

@@ -53,6 +53,8 @@ def test_spelling_is_repaired_before_search(pipeline: Pipeline) -> None:
     assert repair("new comand in Wiesbadn", lexicon) == "new command in wiesbaden"
     assert "Security Assistance and Training" in repair("What is NSATU?", lexicon)
     assert repair("how many ppl", lexicon) == "how many people"
+    # a contraction typed without its apostrophe gets it back, and with it its stop words
+    assert repair("didnt nato say so", lexicon) == "didn't nato say so"
 
 
 def test_an_unknown_retrieval_mode_is_refused(pipeline: Pipeline) -> None:

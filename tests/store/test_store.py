@@ -73,18 +73,6 @@ def test_rebuilds_when_chunk_settings_change(settings: Settings) -> None:
     assert second.path != first.path and len(second.chunks) < len(first.chunks)
 
 
-def test_rebuilds_when_terms_are_written_another_way(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from rag.store import manifest
-
-    first = ensure_index(settings, FakeEmbedder())
-    # stored BM25 tokens and sentence terms must be written the way queries are
-    monkeypatch.setattr(manifest, "TERMS_VERSION", first.manifest["chunking"]["terms"] + 1)
-    second = ensure_index(settings, FakeEmbedder())
-    assert second.path != first.path
-
-
 def test_mismatch_without_auto_index_says_what_to_do(settings: Settings) -> None:
     ensure_index(settings, FakeEmbedder())
     (settings.seeds_dir / "000_14cb71510f2b07a6.txt").write_text("Changed.\n")

@@ -146,6 +146,18 @@ def test_changed_chunking_rebuilds(any_store_settings: Settings) -> None:
     assert second.version != first.version and len(second.chunks) < len(first.chunks)
 
 
+def test_terms_written_another_way_rebuild(
+    any_store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.store import manifest
+
+    first = _store(any_store_settings).ensure(FakeEmbedder())
+    # stored BM25 postings (the PostgreSQL store keeps them) must be written as queries are
+    monkeypatch.setattr(manifest, "TERMS_VERSION", manifest.TERMS_VERSION + 1)
+    second = _store(any_store_settings).ensure(FakeEmbedder())
+    assert second.version != first.version
+
+
 def test_stale_index_without_auto_index_says_what_to_do(any_store_settings: Settings) -> None:
     _store(any_store_settings).ensure(FakeEmbedder())
     victim = sorted(any_store_settings.seeds_dir.glob("*.txt"))[0]

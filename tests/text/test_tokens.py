@@ -8,7 +8,8 @@ from rag.text.tokens import content_terms
 
 
 @pytest.mark.parametrize(
-    "contraction", ["what's", "Who’s", "it's", "there's", "they're", "don't", "isn’t", "won't"]
+    "contraction",
+    ["what's", "Who’s", "it's", "there's", "they're", "don't", "isn’t", "won't", "donʼt", "it‘s"],
 )
 def test_a_stop_words_contraction_is_no_term(contraction: str) -> None:
     # "who's in charge?" must not ask for the term "who", which no sentence holds
