@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import ModelLoadError
+from rag.text.tokens import TERMS_VERSION
 
 MODEL_FORMAT = 2  # 2: the answerable head reads pairwise products
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "answer-model.json"  # `rag train` writes it
@@ -105,6 +106,9 @@ class AnswerModel:
     second_min: float  # a second sentence joins when its complement probability reaches this
     training: dict[str, Any] = field(default_factory=dict)
     format: int = MODEL_FORMAT
+    # how the terms its features count were written (rag.text.tokens): coverage and unknown
+    # terms read differently under other rules, so a model fit under them must be refit
+    terms: int = TERMS_VERSION
 
     @classmethod
     def untrained(cls) -> AnswerModel:
@@ -130,6 +134,12 @@ class AnswerModel:
         raw = json.loads(text)
         if raw.get("format") != MODEL_FORMAT:
             raise ValueError(f"answer model format {raw.get('format')} (expected {MODEL_FORMAT})")
+        # files written before terms were versioned were fit under version 1
+        if raw.get("terms", 1) != TERMS_VERSION:
+            raise ValueError(
+                f"answer model fit with term rules {raw.get('terms', 1)} "
+                f"(these are {TERMS_VERSION})"
+            )
 
         def head(h: dict[str, Any]) -> LinearHead:
             return LinearHead(

@@ -448,6 +448,15 @@ def test_a_model_file_from_before_the_pairwise_head_asks_for_make_train(tmp_path
         AnswerModel.load(old)
 
 
+def test_a_model_fit_under_other_term_rules_asks_for_make_train(tmp_path) -> None:
+    raw = json.loads(AnswerModel.untrained().to_json())
+    del raw["terms"]  # a file from before terms were versioned
+    old = tmp_path / "model.json"
+    old.write_text(json.dumps(raw))
+    with pytest.raises(ModelLoadError, match=r"term rules 1 .*make train"):
+        AnswerModel.load(old)
+
+
 def test_the_complement_features_say_what_the_first_pick_leaves_unsaid() -> None:
     q = np.array([0.6, 0.8, 0.0])
     f = np.array([1.0, 0.0, 0.0])  # the first pick explains part of the question
