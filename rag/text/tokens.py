@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import unicodedata
 from functools import lru_cache
 
 import Stemmer
@@ -12,8 +13,9 @@ from rag.text.wordlists import MONTH_ABBREVIATIONS, STOPWORDS
 
 # How content_terms writes terms, recorded in every index's manifest (the PostgreSQL store
 # keeps BM25 postings built from them). 2: a stop word's contraction ("what's", "it's",
-# "don't") is a stop word too
-TERMS_VERSION = 2
+# "don't") is a stop word too; 3: letters fold to their base ("Orbán" = "orban"), "F-16" is
+# also "f16", and "€100bn" is "100 billion"
+TERMS_VERSION = 3
 
 # Apostrophes as typed: ASCII, typographic (’), and the look-alikes ‘ and ʼ.
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-'’‘ʼ.][A-Za-z0-9]+)*")
@@ -21,6 +23,9 @@ _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'"})
 # A contraction's clitic ("what's", "they're"): the word is a stop word when its host is one
 # (otherwise "who's" would be the question term "who", which no sentence has).
 _CLITIC = re.compile(r"'(?:s|re|ll|ve|d|m)$")
+# A number with a unit written onto it, as news copy does ("100bn", "1.5tn", "20k").
+_SCALED = re.compile(r"(\d+(?:\.\d+)?)(bn|tn|mn|k)")
+_SCALES = {"bn": "billion", "tn": "trillion", "mn": "million", "k": "thousand"}
 _stemmer = Stemmer.Stemmer("english")
 
 
@@ -29,8 +34,16 @@ def stem(word: str) -> str:
     return str(_stemmer.stemWord(word.lower().translate(_APOSTROPHES).removesuffix("'s")))
 
 
+def fold(text: str) -> str:
+    """Letters with diacritics as their base letters ("Orbán" -> "Orban", "Türkiye" ->
+    "Turkiye"): questions are typed without them."""
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
 def words(text: str) -> list[str]:
-    return _TOKEN.findall(text)
+    return _TOKEN.findall(fold(text))
 
 
 def content_terms(text: str) -> list[str]:
@@ -38,7 +51,11 @@ def content_terms(text: str) -> list[str]:
     so "Secretary-General" matches "secretary general"."""
     out = []
     for word in words(text):
-        for part in word.split("-"):
+        parts = word.split("-")
+        if len(parts) > 1 and any(p.isalpha() for p in parts) and any(p.isdigit() for p in parts):
+            # a model designation ("F-16", "Su-27") is also typed as one word ("f16")
+            out.append(stem("".join(parts).lower()))
+        for part in parts:
             lowered = part.lower().translate(_APOSTROPHES)
             if (
                 lowered in STOPWORDS
@@ -46,6 +63,10 @@ def content_terms(text: str) -> list[str]:
                 or lowered.endswith("n't")  # negated auxiliaries: function words all
                 or (len(lowered) < 2 and not lowered.isdigit())
             ):
+                continue
+            scaled = _SCALED.fullmatch(lowered)
+            if scaled:
+                out.extend((scaled.group(1).replace(".", ""), _SCALES[scaled.group(2)]))
                 continue
             lowered = MONTH_ABBREVIATIONS.get(lowered, lowered)
             out.append(stem(lowered.replace(".", "")))

@@ -22,3 +22,19 @@ def test_possessives_of_content_words_keep_their_term() -> None:
 
 def test_hyphenated_compounds_split_and_stop_words_drop() -> None:
     assert content_terms("the Secretary-General of NATO") == ["secretari", "general", "nato"]
+
+
+def test_letters_with_diacritics_match_their_plain_spelling() -> None:
+    # typed without the accent, and never split at it ("Orbán" is not "orb" + "n")
+    assert content_terms("Viktor Orbán of Türkiye") == content_terms("viktor orban of turkiye")
+    assert content_terms("Orbán") == ["orban"]
+
+
+def test_a_model_designation_matches_its_one_word_spelling() -> None:
+    assert "f16" in content_terms("the F-16 fighter") and "16" in content_terms("the F-16")
+    assert content_terms("f16") == ["f16"]
+
+
+def test_a_scaled_number_reads_as_number_and_unit() -> None:
+    assert content_terms("€100bn") == content_terms("100 billion") == ["100", "billion"]
+    assert content_terms("$1.5tn") == content_terms("1.5 trillion")
