@@ -15,6 +15,7 @@ import numpy as np
 
 from rag.analyze import QuestionAnalysis, SentenceAnnotation
 from rag.text import Lexicon
+from rag.text.tokens import fold
 from rag.types import Role
 
 # Below this a "sentence" is usually a fragment (a label, a one-line quote); the feature
@@ -89,8 +90,9 @@ def featurize(q: QuestionAnalysis, cands: Sequence[CandidateView], lexicon: Lexi
     """One row of `FEATURES` per candidate."""
     weights = term_weights(q, lexicon)
     pairs = {(a, b) for a, b in zip(q.terms, q.terms[1:], strict=False)}
-    q_entities = {text for _, text in q.entities}
-    q_lower = q.text.lower()
+    # compared as terms are, without diacritics: "Orban" asks about "Orbán"
+    q_entities = {fold(text) for _, text in q.entities}
+    q_lower = fold(q.text).lower()
     dense = np.array([c.dense for c in cands], dtype=np.float32)
     order = np.argsort(-dense, kind="stable")
     dense_rank = np.empty(len(cands), dtype=np.float32)
@@ -103,8 +105,9 @@ def featurize(q: QuestionAnalysis, cands: Sequence[CandidateView], lexicon: Lexi
         a = c.annotation
         sterms = set(c.terms)
         spairs = set(zip(c.terms, c.terms[1:], strict=False))
-        stypes = {typ for typ, text in a.entities if text not in q_lower}
-        novel = sum(1 for _, text in a.entities if text not in q_lower)
+        stypes = {typ for typ, text in a.entities if fold(text) not in q_lower}
+        novel = sum(1 for _, text in a.entities if fold(text) not in q_lower)
+        s_lower = fold(c.text).lower()
         type_match = bool(q.expects) and bool(stypes & set(q.expects))
         rows.append(
             [
@@ -118,7 +121,7 @@ def featurize(q: QuestionAnalysis, cands: Sequence[CandidateView], lexicon: Lexi
                 coverage(weights, c.context_terms),
                 len(pairs & spairs) / len(pairs) if pairs else 0.0,
                 (
-                    sum(1 for e in q_entities if e in c.text.lower()) / len(q_entities)
+                    sum(1 for e in q_entities if e in s_lower) / len(q_entities)
                     if q_entities
                     else 0.0
                 ),

@@ -26,6 +26,15 @@ _CLITIC = re.compile(r"'(?:s|re|ll|ve|d|m)$")
 # A number with a unit written onto it, as news copy does ("100bn", "1.5tn", "20k").
 _SCALED = re.compile(r"(\d+(?:\.\d+)?)(bn|tn|mn|k)")
 _SCALES = {"bn": "billion", "tn": "trillion", "mn": "million", "k": "thousand"}
+_COMBINING = re.compile("[\u0300-\u036f]")
+# Letters with no canonical decomposition, as typed on an English keyboard.
+_BASE_LETTERS = str.maketrans(
+    {"ı": "i", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ß": "ss"}
+    | {"æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE"}
+)
+# A designation: a capitalised short name and a number, perhaps with a variant letter or a
+# plural ("F-16", "Su-27", "F-35A", "F-16s"), also typed as one word.
+_DESIGNATION = re.compile(r"([A-Z][A-Za-z]{0,3})-(\d+[A-Za-z]?)")
 _stemmer = Stemmer.Stemmer("english")
 
 
@@ -35,11 +44,12 @@ def stem(word: str) -> str:
 
 
 def fold(text: str) -> str:
-    """Letters with diacritics as their base letters ("Orbán" -> "Orban", "Türkiye" ->
-    "Turkiye"): questions are typed without them."""
+    """Letters with diacritics as their base letters ("Orbán" -> "Orban", "Wałęsa" ->
+    "Walesa"): questions are typed without them. Canonical decomposition only, so "Ukraine²"
+    and "½" keep their marks rather than gaining digits."""
     if text.isascii():
         return text
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return _COMBINING.sub("", unicodedata.normalize("NFD", text)).translate(_BASE_LETTERS)
 
 
 def words(text: str) -> list[str]:
@@ -49,13 +59,9 @@ def words(text: str) -> list[str]:
 def content_terms(text: str) -> list[str]:
     """Stemmed non-stop-word terms, in order (duplicates kept); compounds split at hyphens
     so "Secretary-General" matches "secretary general"."""
-    out = []
+    out: list[str] = []
     for word in words(text):
-        parts = word.split("-")
-        if len(parts) > 1 and any(p.isalpha() for p in parts) and any(p.isdigit() for p in parts):
-            # a model designation ("F-16", "Su-27") is also typed as one word ("f16")
-            out.append(stem("".join(parts).lower()))
-        for part in parts:
+        for part in word.split("-"):
             lowered = part.lower().translate(_APOSTROPHES)
             if (
                 lowered in STOPWORDS
@@ -70,6 +76,9 @@ def content_terms(text: str) -> list[str]:
                 continue
             lowered = MONTH_ABBREVIATIONS.get(lowered, lowered)
             out.append(stem(lowered.replace(".", "")))
+        designation = _DESIGNATION.fullmatch(word.removesuffix("s"))
+        if designation:  # after its parts, so "F16 jets" and "F-16 jets" share a bigram
+            out.append("".join(designation.groups()).lower())
     return out
 
 

@@ -28,11 +28,17 @@ def test_letters_with_diacritics_match_their_plain_spelling() -> None:
     # typed without the accent, and never split at it ("Orbán" is not "orb" + "n")
     assert content_terms("Viktor Orbán of Türkiye") == content_terms("viktor orban of turkiye")
     assert content_terms("Orbán") == ["orban"]
+    # letters without a canonical decomposition too; marks that are not accents stay marks
+    assert content_terms("Kılıçdaroğlu, Wałęsa, Søren") == ["kilicdaroglu", "walesa", "soren"]
+    assert content_terms("Ukraine² said") == ["ukrain"]
 
 
 def test_a_model_designation_matches_its_one_word_spelling() -> None:
-    assert "f16" in content_terms("the F-16 fighter") and "16" in content_terms("the F-16")
+    assert content_terms("F-16 jets") == ["16", "f16", "jet"]  # "f16 jet" a bigram of both
+    assert "f16" in content_terms("two F-16s") and "f35a" in content_terms("the F-35A")
     assert content_terms("f16") == ["f16"]
+    # an ordinary compound with a number is no designation
+    assert content_terms("mid-2020") == ["mid", "2020"]
 
 
 def test_a_scaled_number_reads_as_number_and_unit() -> None:
