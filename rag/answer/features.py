@@ -66,6 +66,7 @@ class CandidateView:
     terms: tuple[str, ...]
     annotation: SentenceAnnotation
     text: str
+    matchable: str  # the text folded and lower-cased, as entity names are (rag.text.fold)
     dense: float
     context_dense: float
     passage_rank: int
@@ -90,8 +91,8 @@ def featurize(q: QuestionAnalysis, cands: Sequence[CandidateView], lexicon: Lexi
     """One row of `FEATURES` per candidate."""
     weights = term_weights(q, lexicon)
     pairs = {(a, b) for a, b in zip(q.terms, q.terms[1:], strict=False)}
-    # compared as terms are, without diacritics: "Orban" asks about "Orbán"
-    q_entities = {fold(text) for _, text in q.entities}
+    # entity names come folded from the annotator; texts are compared folded too
+    q_entities = {text for _, text in q.entities}
     q_lower = fold(q.text).lower()
     dense = np.array([c.dense for c in cands], dtype=np.float32)
     order = np.argsort(-dense, kind="stable")
@@ -105,9 +106,9 @@ def featurize(q: QuestionAnalysis, cands: Sequence[CandidateView], lexicon: Lexi
         a = c.annotation
         sterms = set(c.terms)
         spairs = set(zip(c.terms, c.terms[1:], strict=False))
-        stypes = {typ for typ, text in a.entities if fold(text) not in q_lower}
-        novel = sum(1 for _, text in a.entities if fold(text) not in q_lower)
-        s_lower = fold(c.text).lower()
+        new_entity_types = [typ for typ, text in a.entities if text not in q_lower]
+        stypes = set(new_entity_types)
+        novel = len(new_entity_types)
         type_match = bool(q.expects) and bool(stypes & set(q.expects))
         rows.append(
             [
@@ -121,7 +122,7 @@ def featurize(q: QuestionAnalysis, cands: Sequence[CandidateView], lexicon: Lexi
                 coverage(weights, c.context_terms),
                 len(pairs & spairs) / len(pairs) if pairs else 0.0,
                 (
-                    sum(1 for e in q_entities if e in s_lower) / len(q_entities)
+                    sum(1 for e in q_entities if e in c.matchable) / len(q_entities)
                     if q_entities
                     else 0.0
                 ),

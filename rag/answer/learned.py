@@ -29,6 +29,7 @@ from rag.answer.features import FEATURES, CandidateView, coverage, featurize, te
 from rag.answer.model import AnswerModel
 from rag.ingest.corpus import describe_date
 from rag.text import Lexicon, content_terms
+from rag.text.tokens import fold
 from rag.types import Citation, Document, Retrieval, Sentence
 
 if TYPE_CHECKING:  # the store imports the answer model's hash: no import cycle at run time
@@ -108,6 +109,7 @@ class CorpusView:
     lexicon: Lexicon
     neighbours: tuple[tuple[int, ...], ...]
     first_in_article: tuple[bool, ...]
+    matchable: tuple[str, ...]  # each sentence folded and lower-cased, as entity names are
     # term -> sentences that describe it (appositive, copula, title): where "who is X?"
     # finds X described even when retrieval ranked other mentions of X higher
     described: Mapping[str, frozenset[int]]
@@ -141,6 +143,7 @@ class CorpusView:
             lexicon,
             tuple(neighbours),
             tuple(first),
+            tuple(fold(s.text).lower() for s in sentences),
             {t: frozenset(ids) for t, ids in described.items()},
         )
 
@@ -241,6 +244,7 @@ def score_candidates(
                 terms=terms[sid],
                 annotation=corpus.annotations[sid],
                 text=corpus.sentences[sid].text,
+                matchable=corpus.matchable[sid],
                 dense=float(dense[k]),
                 context_dense=context_dense,
                 passage_rank=passage_rank[k],

@@ -134,12 +134,9 @@ class AnswerModel:
         raw = json.loads(text)
         if raw.get("format") != MODEL_FORMAT:
             raise ValueError(f"answer model format {raw.get('format')} (expected {MODEL_FORMAT})")
-        # files written before terms were versioned were fit under version 1
-        if raw.get("terms", 1) != TERMS_VERSION:
-            raise ValueError(
-                f"answer model fit with term rules {raw.get('terms', 1)} "
-                f"(these are {TERMS_VERSION})"
-            )
+        terms = raw.get("terms", 1)  # files from before terms were versioned: version 1
+        if terms != TERMS_VERSION:
+            raise ValueError(f"answer model fit with term rules {terms} (expected {TERMS_VERSION})")
 
         def head(h: dict[str, Any]) -> LinearHead:
             return LinearHead(

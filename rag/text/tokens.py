@@ -17,9 +17,7 @@ from rag.text.wordlists import MONTH_ABBREVIATIONS, STOPWORDS
 # also "f16", and "€100bn" is "100 billion"
 TERMS_VERSION = 3
 
-# Apostrophes as typed: ASCII, typographic (’), and the look-alikes ‘ and ʼ.
-_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-'’‘ʼ.][A-Za-z0-9]+)*")
-_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'"})
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-'.][A-Za-z0-9]+)*")
 # A contraction's clitic ("what's", "they're"): the word is a stop word when its host is one
 # (otherwise "who's" would be the question term "who", which no sentence has).
 _CLITIC = re.compile(r"'(?:s|re|ll|ve|d|m)$")
@@ -27,9 +25,11 @@ _CLITIC = re.compile(r"'(?:s|re|ll|ve|d|m)$")
 _SCALED = re.compile(r"(\d+(?:\.\d+)?)(bn|tn|mn|k)")
 _SCALES = {"bn": "billion", "tn": "trillion", "mn": "million", "k": "thousand"}
 _COMBINING = re.compile("[\u0300-\u036f]")
-# Letters with no canonical decomposition, as typed on an English keyboard.
-_BASE_LETTERS = str.maketrans(
-    {"ı": "i", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ß": "ss"}
+# As typed on an English keyboard: apostrophes (typographic ’ and the look-alikes ‘ and ʼ),
+# and letters with no canonical decomposition.
+_ASCII_FORMS = str.maketrans(
+    {"’": "'", "‘": "'", "ʼ": "'"}
+    | {"ı": "i", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ß": "ss"}
     | {"æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE"}
 )
 # A designation: a capitalised short name and a number, perhaps with a variant letter or a
@@ -40,16 +40,16 @@ _stemmer = Stemmer.Stemmer("english")
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    return str(_stemmer.stemWord(word.lower().translate(_APOSTROPHES).removesuffix("'s")))
+    return str(_stemmer.stemWord(fold(word).lower().removesuffix("'s")))
 
 
 def fold(text: str) -> str:
     """Letters with diacritics as their base letters ("Orbán" -> "Orban", "Wałęsa" ->
-    "Walesa"): questions are typed without them. Canonical decomposition only, so "Ukraine²"
-    and "½" keep their marks rather than gaining digits."""
+    "Walesa") and every apostrophe as ': questions are typed so. Canonical decomposition
+    only, so "Ukraine²" and "½" keep their marks rather than gaining digits."""
     if text.isascii():
         return text
-    return _COMBINING.sub("", unicodedata.normalize("NFD", text)).translate(_BASE_LETTERS)
+    return _COMBINING.sub("", unicodedata.normalize("NFD", text)).translate(_ASCII_FORMS)
 
 
 def words(text: str) -> list[str]:
@@ -62,7 +62,7 @@ def content_terms(text: str) -> list[str]:
     out: list[str] = []
     for word in words(text):
         for part in word.split("-"):
-            lowered = part.lower().translate(_APOSTROPHES)
+            lowered = part.lower()
             if (
                 lowered in STOPWORDS
                 or _CLITIC.sub("", lowered) in STOPWORDS

@@ -139,6 +139,7 @@ def _candidate(i: int, text: str, doc: str = "a.txt") -> CandidateView:
         terms=tuple(text.lower().split()),
         annotation=SentenceAnnotation((), False, False, False, False),
         text=text,
+        matchable=text.lower(),
         dense=0.0,
         context_dense=0.0,
         passage_rank=0,
@@ -468,7 +469,14 @@ def test_the_complement_features_say_what_the_first_pick_leaves_unsaid() -> None
         dense=float(q @ f),
         vector=f,
     )
-    near = replace(first, sent_id=1, text="Wiesbaden gets it.", dense=float(q @ g), vector=g)
+    near = replace(
+        first,
+        sent_id=1,
+        text="Wiesbaden gets it.",
+        matchable="wiesbaden gets it.",
+        dense=float(q @ g),
+        vector=g,
+    )
     rest = replace(
         _candidate(2, "It will have 700 staff.", "b.txt"),
         terms=("staff",),
