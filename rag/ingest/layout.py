@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from rag.ingest.dates import DateMention, PageDates, date_mentions, is_dateline, page_dates
 from rag.types import Role, RoleSpan
 
-LAYOUT_VERSION = 1  # bump when the rules change: stored roles and metadata are recomputed
+LAYOUT_VERSION = 2  # bump when the rules change: stored roles and metadata are recomputed
+# 2: a list item that reads as prose is body (its marker left out)
 
 # Real outlets whose name may stand alone on a line below the headline (not only on top).
 KNOWN_OUTLETS = (
@@ -289,8 +290,12 @@ def analyse_page(text: str) -> Layout:
             mentions += date_mentions(s)
         elif role is None and _is_bio(s, out.authors, after_bio_head):
             role = Role.AUTHOR_BIO
-        elif role is None and _LIST_ITEM.match(line):
+        elif role is None and (item := _LIST_ITEM.match(line)):
             role = Role.LIST
+            if _is_prose(line[item.end() :]):
+                # a key point written as a sentence ("• X wrote that ...") is the article's
+                # prose; its marker is not
+                role, start = Role.BODY, start + item.end()
         elif role is None and i < body_from:
             role = _top_of_page(s, out)
         elif role is None and _heading_shaped(s) and not _continues(lines, i):

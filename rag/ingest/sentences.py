@@ -37,7 +37,10 @@ def role_regions(doc: Document) -> list[tuple[Span, Role]]:
         if span.role not in INDEXED_ROLES or (span.start, span.end) in excluded:
             previous = None
             continue
-        if previous is not None and previous.role is span.role and out:
+        # one region per run of adjacent lines: a list item's marker between two lines of
+        # prose parts them
+        adjacent = previous is not None and not doc.text[previous.end : span.start].strip()
+        if previous is not None and previous.role is span.role and adjacent and out:
             out[-1] = (Span(out[-1][0].start, span.end), span.role)
         else:
             out.append((Span(span.start, span.end), span.role))

@@ -42,6 +42,16 @@ SHOWN_EXAMPLES = [
     ("Who is Keith Kellogg?", "envoy"),
     ("What new command is NATO setting up?", "Wiesbaden"),
     ("Why is NATO taking over the coordination of aid from the United States?", "United States"),
+    (
+        "How quickly did Trump say he would end the war in Ukraine, and by what date did he vow "
+        "to have it settled?",
+        "24 hours",
+    ),
+    (
+        "How quickly did Trump say he would end the war in Ukraine, and by what date did he vow "
+        "to have it settled?",
+        "January 20",
+    ),
 ]
 
 

@@ -37,8 +37,12 @@ FURNITURE_MARKERS = [
     "Oops!",
     "Something went wrong",
     "Please try again later",
-    "Foreign Policy’s Jack Detsch",  # bullet clutter at the end of 001
-    "The concerns within NATO about a potential Trump re-election",  # bullet summary in 004
+]
+# Key points written as sentences under a bullet: the article's prose (the writers of
+# eval/train.jsonl cite 004's as evidence), quoted without the bullet.
+PROSE_LIST_ITEMS = [
+    "Foreign Policy’s Jack Detsch wrote that NATO is creating a war command",
+    "The concerns within NATO about a potential Trump re-election",
 ]
 # With RAG_INDEX_AUTHOR_LINES, bylines and author notes are indexed with their role, so
 # questions about authors work; by default only the prose is.
@@ -57,6 +61,15 @@ def test_page_furniture_never_reaches_sentences_or_chunks() -> None:
     for marker in FURNITURE_MARKERS:
         assert not any(marker in s.text for s in sentences), marker
         assert not any(marker in c.text for c in chunks), marker
+
+
+def test_list_items_written_as_prose_are_sentences_without_their_marker() -> None:
+    sentences, chunks = chunk_corpus(load_corpus(SEEDS), 3, 1)
+    for marker in PROSE_LIST_ITEMS:
+        found = [s for s in sentences if marker in s.text]
+        assert found and all(s.text.startswith(marker) for s in found), marker
+        assert all(s.role is Role.BODY for s in found), marker
+    assert not any(c.text.lstrip().startswith(("•", "-")) for c in chunks)
 
 
 def test_bylines_and_author_notes_are_sentences_with_their_role() -> None:

@@ -116,3 +116,20 @@ def test_an_unseen_page_layout() -> None:
     assert roles["Story continues belo"] is Role.ADVERT
     assert roles["Pictured: A drone on"] is Role.CAPTION
     assert roles["Why drones matter"] is Role.RELATED
+
+
+def test_a_list_item_is_prose_only_when_written_as_a_sentence() -> None:
+    text = (
+        "Headline of the page here\n\n"
+        "The first paragraph of the article, long enough to count as its prose.\n\n"
+        "  • Another outlet's reporter wrote that the alliance is creating a new command.\n"
+        "  • Timeline: 187 days from request to signature\n"
+        "- Short item.\n"
+    )
+    roles = analyse_page(text).roles
+    item = roles[2]
+    assert item.role is Role.BODY
+    assert text[item.start : item.end] == (
+        "Another outlet's reporter wrote that the alliance is creating a new command."
+    )
+    assert [r.role for r in roles[3:]] == [Role.LIST, Role.LIST]
