@@ -54,7 +54,7 @@ BODY_ROLES = frozenset({Role.BODY})
 
 @dataclass(frozen=True, slots=True)
 class RoleSpan:
-    start: int
+    start: int  # the line's start, or just after its bullet for a list item that is prose
     end: int  # excluding the line break
     role: Role
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from rag.ingest.dates import DateMention, PageDates, date_mentions, is_dateline, page_dates
 from rag.types import Role, RoleSpan
 
-LAYOUT_VERSION = 2  # bump when the rules change: stored roles and metadata are recomputed
-# 2: a list item that reads as prose is body (its marker left out)
+LAYOUT_VERSION = 3  # bump when the rules change: stored roles and metadata are recomputed
+# 2: a list item that reads as prose is body (its marker left out); 3: only a key point
+# (`_is_key_point`), not a teaser, a labelled link or furniture behind a bullet
 
 # Real outlets whose name may stand alone on a line below the headline (not only on top).
 KNOWN_OUTLETS = (
@@ -119,6 +120,10 @@ _DANGLING = re.compile(
     _I,
 )
 _TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*\s*$|[\"”]\s*$")
+# A list item that is a key point, not a teaser: it ends as a statement does.
+_STATEMENT_END = re.compile(r"[.!][\"'”’)\]]*\s*$")
+# "Explainer: how ...", "Read more: ...", "Photo: ...": a label of one or two words.
+_LABELLED = re.compile(r"^\W*\w+(?:\s+\w+)?\s*:\s")
 _SMALL_WORDS = frozenset("a an and at by for in of on or the to".split())
 
 
@@ -162,6 +167,22 @@ def _heading_shaped(line: str) -> bool:
 def _is_prose(line: str) -> bool:
     s = line.strip()
     return _words(s) >= PROSE_MIN_WORDS and bool(_TERMINAL.search(s))
+
+
+def _is_key_point(item: str, authors: list[str]) -> bool:
+    """A list item (its marker removed) that states something as the article's own prose
+    does: a sentence ending in a full stop, with no label in front ("Explainer: ...", "Read
+    more: ...") and nothing the furniture, byline or author-note rules would catch. A teaser
+    headline asks or trails off ("Who are the 22 Republicans who backed the package?")."""
+    s = item.strip()
+    return (
+        _words(s) >= PROSE_MIN_WORDS
+        and bool(_STATEMENT_END.search(s))
+        and not _LABELLED.match(s)
+        and _furniture(s) is None
+        and _byline(s) is None
+        and not _is_bio(s, authors, after_bio_head=False)
+    )
 
 
 def _segments(line: str) -> list[str]:
@@ -292,9 +313,8 @@ def analyse_page(text: str) -> Layout:
             role = Role.AUTHOR_BIO
         elif role is None and (item := _LIST_ITEM.match(line)):
             role = Role.LIST
-            if _is_prose(line[item.end() :]):
-                # a key point written as a sentence ("• X wrote that ...") is the article's
-                # prose; its marker is not
+            if _is_key_point(line[item.end() :], out.authors):
+                # the article's prose; its marker is not, so the span starts after it
                 role, start = Role.BODY, start + item.end()
         elif role is None and i < body_from:
             role = _top_of_page(s, out)

@@ -37,10 +37,13 @@ def role_regions(doc: Document) -> list[tuple[Span, Role]]:
         if span.role not in INDEXED_ROLES or (span.start, span.end) in excluded:
             previous = None
             continue
-        # one region per run of adjacent lines: a list item's marker between two lines of
-        # prose parts them
-        adjacent = previous is not None and not doc.text[previous.end : span.start].strip()
-        if previous is not None and previous.role is span.role and adjacent and out:
+        # a region is a run of adjacent lines of one role: a list item's marker between two
+        # lines parts them, so no quoted sentence or chunk has a marker inside
+        if (
+            previous is not None
+            and previous.role is span.role
+            and not doc.text[previous.end : span.start].strip()
+        ):
             out[-1] = (Span(out[-1][0].start, span.end), span.role)
         else:
             out.append((Span(span.start, span.end), span.role))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,12 @@ FURNITURE_MARKERS = [
 # eval/train.jsonl cite 004's as evidence), quoted without the bullet.
 PROSE_LIST_ITEMS = [
     "Foreign Policy’s Jack Detsch wrote that NATO is creating a war command",
+    "As U.S. aid stalls and the Kremlin is ramping up its own defense industry",
     "The concerns within NATO about a potential Trump re-election",
+    "To mitigate these concerns, plans are underway for NATO to take over",
+    "The US presidential election 2024 and its potential impact on US policies",
 ]
+_MARKER = re.compile(r"(?:^|\n)\s*[•\-*]\s")
 # With RAG_INDEX_AUTHOR_LINES, bylines and author notes are indexed with their role, so
 # questions about authors work; by default only the prose is.
 AUTHOR_MARKERS = [
@@ -69,7 +74,8 @@ def test_list_items_written_as_prose_are_sentences_without_their_marker() -> Non
         found = [s for s in sentences if marker in s.text]
         assert found and all(s.text.startswith(marker) for s in found), marker
         assert all(s.role is Role.BODY for s in found), marker
-    assert not any(c.text.lstrip().startswith(("•", "-")) for c in chunks)
+    assert not any(_MARKER.search(s.text) for s in sentences)
+    assert not any(_MARKER.search(c.text) for c in chunks)
 
 
 def test_bylines_and_author_notes_are_sentences_with_their_role() -> None:

@@ -13,7 +13,7 @@ from rag.eval.layout import score_fixture
 from rag.ingest import load_corpus
 from rag.ingest.dates import date_mentions, is_dateline, page_dates, parse_date
 from rag.ingest.layout import analyse_page
-from rag.types import Role
+from rag.types import INDEXED_ROLES, Role
 from tests.conftest import ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -119,17 +119,33 @@ def test_an_unseen_page_layout() -> None:
 
 
 def test_a_list_item_is_prose_only_when_written_as_a_sentence() -> None:
+    items = [
+        ("Another outlet's reporter wrote that the alliance is creating a new command.", True),
+        ("Timeline: 187 days from request to signature", False),  # a link
+        ("What the end of the Membership Action Plan means for Kyiv now", False),  # no stop
+        ("Who are the 22 Republicans who backed the package in the end?", False),  # a teaser
+        ("Explainer: how the old commission worked, and why it was replaced.", False),
+        ("Photo: Ukrainian soldiers train on a Leopard tank near the front line.", False),
+        ("Short item.", False),
+    ]
+    text = "Headline of the page here\n\n"
+    text += "The first paragraph of the article, long enough to count as its prose.\n\n"
+    text += "".join(f"  • {item}\n" for item, _ in items)
+    roles = analyse_page(text).roles[2:]
+    assert len(roles) == len(items)
+    for (item, prose), role in zip(items, roles, strict=True):
+        if prose:
+            assert role.role is Role.BODY, item
+            assert text[role.start : role.end] == item  # the span starts after the bullet
+        else:
+            assert role.role not in INDEXED_ROLES, (item, role.role)
+
+
+def test_a_prose_item_under_a_related_heading_stays_related() -> None:
     text = (
         "Headline of the page here\n\n"
         "The first paragraph of the article, long enough to count as its prose.\n\n"
-        "  • Another outlet's reporter wrote that the alliance is creating a new command.\n"
-        "  • Timeline: 187 days from request to signature\n"
-        "- Short item.\n"
+        "Related coverage\n"
+        "  • Allies agreed on a new mission for Ukraine at the summit last week.\n"
     )
-    roles = analyse_page(text).roles
-    item = roles[2]
-    assert item.role is Role.BODY
-    assert text[item.start : item.end] == (
-        "Another outlet's reporter wrote that the alliance is creating a new command."
-    )
-    assert [r.role for r in roles[3:]] == [Role.LIST, Role.LIST]
+    assert analyse_page(text).roles[-1].role is Role.RELATED
