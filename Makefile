@@ -7,7 +7,7 @@ Q ?= Where will NATO's new command for coordinating military aid to Ukraine be b
 # A serving-only install is `pip install .` (see README, "Installing").
 EXTRAS ?= dev
 
-.PHONY: setup ask test test-fast lint format bench train clean-index
+.PHONY: setup ask test test-fast lint format bench train spread clean-index
 
 setup: $(VENV)/.installed
 
@@ -50,6 +50,10 @@ bench: setup
 # Refit the answer model on eval/ and rewrite rag/answer/answer-model.{json,md}.
 train: setup
 	$(BIN)/rag train
+
+# The cross-validated figures at five fold seeds, and their mean: what a change must beat.
+spread: setup
+	$(BIN)/rag train --fold-seeds
 
 clean-index:
 	rm -rf index/build-* index/CURRENT index/.CURRENT.*

@@ -63,7 +63,7 @@ SENTENCE_C = 0.1
 ANSWERABLE_C = 0.3
 COMPLEMENT_C = 1.0
 FOLDS = 5
-SEED = 42
+SEED = 42  # the folds the committed model's report is over
 # The abstention threshold is the P(answerable) quantile of answerable questions, out of fold,
 # that refuses this share of them: the product's false-abstention budget.
 FALSE_ABSTENTION_BUDGET = 0.05
@@ -243,10 +243,10 @@ def fit_pairwise_head(
     return PairwiseHead(signals, centre, spread, linear)
 
 
-def folds(examples: Sequence[Example], k: int = FOLDS) -> list[list[int]]:
-    """Example indexes per fold, the same on every run. Questions that share an evidence span
-    (or are the same question) stay in one fold: several writers asked about the same facts,
-    and a fold must not be tested on a fact it was fit on."""
+def folds(examples: Sequence[Example], k: int = FOLDS, seed: int = SEED) -> list[list[int]]:
+    """Example indexes per fold, the same on every run with the same seed. Questions that
+    share an evidence span (or are the same question) stay in one fold: several writers asked
+    about the same facts, and a fold must not be tested on a fact it was fit on."""
     parent = list(range(len(examples)))
 
     def root(i: int) -> int:
@@ -270,7 +270,7 @@ def folds(examples: Sequence[Example], k: int = FOLDS) -> list[list[int]]:
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(examples)):
         groups[root(i)].append(i)
-    order = np.random.default_rng(SEED).permutation(len(groups))
+    order = np.random.default_rng(seed).permutation(len(groups))
     ordered = [sorted(groups.values())[int(g)] for g in order]
     out: list[list[int]] = [[] for _ in range(k)]
     for group in sorted(ordered, key=len, reverse=True):  # biggest first, into the smallest
@@ -281,8 +281,9 @@ def folds(examples: Sequence[Example], k: int = FOLDS) -> list[list[int]]:
 class Trainer:
     """Fits and evaluates answer models through the served answer stage of each corpus."""
 
-    def __init__(self, stages: dict[str, LearnedAnswerer]) -> None:
+    def __init__(self, stages: dict[str, LearnedAnswerer], seed: int = SEED) -> None:
         self.stages = stages  # corpus name -> its answer stage (lexicon, documents, compose)
+        self.seed = seed  # of every fold this trainer makes, outer and inner
 
     def _scored(self, e: Example, model: AnswerModel) -> Scored:
         return e.scored.rescored(model, self.stages[e.corpus].corpus.lexicon)
@@ -290,7 +291,7 @@ class Trainer:
     def fit(self, examples: Sequence[Example]) -> AnswerModel:
         """All three heads and both thresholds from `examples` alone; inner folds wherever a
         head or a threshold must see scores like those of unseen questions."""
-        inner = folds(examples)
+        inner = folds(examples, seed=self.seed)
         sentence = _sentence_head(examples)
         oof: list[Scored] = [e.scored for e in examples]
         for fold in inner:
@@ -466,7 +467,7 @@ def report(examples: Sequence[Example], outputs: Sequence[SystemOutput]) -> dict
 def cross_validate(trainer: Trainer, examples: Sequence[Example]) -> dict[str, Any]:
     """Figures on held-out questions and held-out corpora, with the plain baseline."""
     outs: list[SystemOutput | None] = [None] * len(examples)
-    for fold in folds(examples):
+    for fold in folds(examples, seed=trainer.seed):
         held = set(fold)
         model = trainer.fit([e for i, e in enumerate(examples) if i not in held])
         for i, o in zip(fold, trainer.predict(model, [examples[i] for i in fold]), strict=True):
@@ -484,6 +485,46 @@ def cross_validate(trainer: Trainer, examples: Sequence[Example]) -> dict[str, A
                 test, trainer.predict(trainer.fit(train), test)
             )
     return result
+
+
+@dataclass(frozen=True)
+class SeedFigures:
+    """One evaluation's overall figures at one fold seed (None: nothing to measure)."""
+
+    seed: int
+    evaluation: str  # a `cross_validate` key: "5-fold over questions", "trained without ..."
+    answer_accuracy: float | None
+    abstention_recall: float | None
+    false_abstention: float | None
+    citation_precision: float | None
+    median_answer_chars: float | None
+
+
+def fold_seed_spread(
+    trainer: Trainer, examples: Sequence[Example], seeds: Sequence[int]
+) -> list[SeedFigures]:
+    """`cross_validate` again at each fold seed: the 5-fold figures and those of each
+    held-out corpus (whose thresholds' inner folds move with the seed); the baseline, which
+    no fold changes, is left out."""
+    out: list[SeedFigures] = []
+    for seed in seeds:
+        cv = cross_validate(Trainer(trainer.stages, seed), examples)
+        for evaluation, figures in cv.items():
+            if evaluation.startswith("baseline"):
+                continue
+            m = figures["all"]
+            out.append(
+                SeedFigures(
+                    seed,
+                    evaluation,
+                    m["answer_accuracy"],
+                    m["abstention_recall"],
+                    m["false_abstention"],
+                    m["citation_precision"],
+                    m["median_answer_chars"],
+                )
+            )
+    return out
 
 
 def data_hashes(corpora: Sequence[Corpus]) -> dict[str, str]:

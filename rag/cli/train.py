@@ -14,6 +14,9 @@ from rag.cli.common import fail, load_settings
 from rag.settings import PROJECT_ROOT
 
 EVAL_DIR = PROJECT_ROOT / "eval"
+# The fold seeds docs/eval.md's spreads are over (`rag train --fold-seeds`): how much the fold
+# assignment alone moves a figure, the bar a change to the answer model must clear.
+FOLD_SEEDS = (42, 7, 123, 1, 2024)
 
 
 def default_corpora() -> list[Any]:
@@ -35,21 +38,12 @@ def default_corpora() -> list[Any]:
     ]
 
 
-def train_model(work_dir: Path, cross_validation: bool = True) -> tuple[Any, dict[str, Any]]:
-    """Fit on every default corpus (each indexed afresh under `work_dir`); returns the model
-    with its training record and the cross-validation report."""
-    from dataclasses import replace
-
+def _prepared(work_dir: Path) -> tuple[Any, list[Any], list[Any], Any]:
+    """Every default corpus indexed afresh under `work_dir`, its questions run through
+    retrieval and the candidate features: (trainer, examples, corpora, settings)."""
     from rag.analyze import Annotator
     from rag.answer import AnswerModel, LearnedAnswerer
-    from rag.answer.train import (
-        Trainer,
-        build_examples,
-        cross_corpus_negatives,
-        cross_validate,
-        data_hashes,
-        is_synthetic,
-    )
+    from rag.answer.train import Trainer, build_examples, cross_corpus_negatives
     from rag.pipeline import Pipeline
     from rag.progress import StderrReporter
 
@@ -92,7 +86,19 @@ def train_model(work_dir: Path, cross_validation: bool = True) -> tuple[Any, dic
             found = cross_corpus_negatives(corpus, pipelines[corpus.name], others)
             step.detail = f"{len(found)} unanswerable here"
         examples += found
-    trainer = Trainer(stages)
+    return Trainer(stages), examples, corpora, base
+
+
+def train_model(work_dir: Path, cross_validation: bool = True) -> tuple[Any, dict[str, Any]]:
+    """Fit on every default corpus (each indexed afresh under `work_dir`); returns the model
+    with its training record and the cross-validation report."""
+    from dataclasses import replace
+
+    from rag.answer.train import cross_validate, data_hashes, is_synthetic
+    from rag.progress import StderrReporter
+
+    reporter = StderrReporter()
+    trainer, examples, corpora, base = _prepared(work_dir)
     with reporter.step("fitting the answer model"):
         model = trainer.fit(examples)
     cv: dict[str, Any] = {}
@@ -117,6 +123,59 @@ def train_model(work_dir: Path, cross_validation: bool = True) -> tuple[Any, dic
     return replace(model, training=record), cv
 
 
+def seed_spread(work_dir: Path, seeds: Sequence[int]) -> list[Any]:
+    """The cross-validated figures at each fold seed (`rag.answer.train.fold_seed_spread`)."""
+    from rag.answer.train import fold_seed_spread
+    from rag.progress import StderrReporter
+
+    trainer, examples, _, _ = _prepared(work_dir)
+    with StderrReporter().step(f"cross-validating at {len(seeds)} fold seeds"):
+        return fold_seed_spread(trainer, examples, seeds)
+
+
+def spread_table(rows: Sequence[Any]) -> str:
+    """Markdown: each evaluation's figures per fold seed, and their mean."""
+    names = (
+        "answer_accuracy",
+        "abstention_recall",
+        "false_abstention",
+        "citation_precision",
+        "median_answer_chars",
+    )
+    lines: list[str] = []
+    for evaluation in dict.fromkeys(r.evaluation for r in rows):
+        group = [r for r in rows if r.evaluation == evaluation]
+        lines += [f"## {evaluation}", "", "| fold seed | " + " | ".join(names) + " |"]
+        lines.append("| --- " * (len(names) + 1) + "|")
+        for r in group:
+            cells = " | ".join(_figure(getattr(r, n), n) for n in names)
+            lines.append(f"| {r.seed} | {cells} |")
+        means = []
+        for n in names:
+            values = [getattr(r, n) for r in group if getattr(r, n) is not None]
+            means.append(_figure(sum(values) / len(values) if values else None, n))
+        lines += ["| mean | " + " | ".join(means) + " |", ""]
+    return "\n".join(lines)
+
+
+def _figure(value: float | None, name: str) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1f}" if name == "median_answer_chars" else f"{value:.3f}"
+
+
+def _seeds(_ctx: Any, _param: Any, value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        seeds = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give whole numbers separated by commas") from None
+    if len(set(seeds)) != len(seeds):
+        raise click.BadParameter(f"{value!r}: a seed is given twice")
+    return seeds
+
+
 @click.command()
 @click.option(
     "--out",
@@ -125,11 +184,29 @@ def train_model(work_dir: Path, cross_validation: bool = True) -> tuple[Any, dic
     help="where to write the model (default: the packaged rag/answer/answer-model.json)",
 )
 @click.option("--check", is_flag=True, help="fit, and fail unless it matches the file at --out")
-def train(out: Path | None, check: bool) -> None:
+@click.option(
+    "--fold-seeds",
+    "fold_seeds",
+    callback=_seeds,
+    is_flag=False,
+    flag_value=",".join(str(seed) for seed in FOLD_SEEDS),
+    default=None,
+    metavar="[SEEDS]",
+    help="cross-validate at each of these fold seeds (default "
+    f"{','.join(str(seed) for seed in FOLD_SEEDS)}) and print the figures; writes nothing",
+)
+def train(out: Path | None, check: bool, fold_seeds: tuple[int, ...] | None) -> None:
     """Fit the answer model on eval/ (labels from evidence spans), report cross-validated
     figures, write the model as JSON (and a Markdown report beside it)."""
     from rag.answer.model import DEFAULT_MODEL_PATH, AnswerModel, same_fit
     from rag.files import atomic_write
+
+    if fold_seeds is not None:
+        if check or out:
+            fail("--fold-seeds only measures: give it without --check and --out", 2)
+        with tempfile.TemporaryDirectory(prefix="rag-train-") as tmp:
+            click.echo(spread_table(seed_spread(Path(tmp), fold_seeds)))
+        return
 
     target = out or DEFAULT_MODEL_PATH
     with tempfile.TemporaryDirectory(prefix="rag-train-") as tmp:

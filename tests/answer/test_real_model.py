@@ -124,6 +124,24 @@ def test_rag_ask_json_in_a_fresh_process(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_the_fold_seed_spread_at_the_model_seed_is_the_packaged_report(tmp_path: Path) -> None:
+    """`rag train --fold-seeds` at the seed the model file was cross-validated with gives the
+    figures its training record holds, for the 5-fold and each held-out corpus."""
+    from rag.answer import AnswerModel
+    from rag.answer.train import SEED
+    from rag.cli.train import seed_spread
+
+    record = AnswerModel.load().training["cross_validation"]
+    rows = seed_spread(tmp_path, [SEED])
+    assert {r.evaluation for r in rows} == {k for k in record if not k.startswith("baseline")}
+    for r in rows:
+        assert r.seed == SEED
+        want = record[r.evaluation]["all"]
+        assert r.answer_accuracy == want["answer_accuracy"], r.evaluation
+        assert r.false_abstention == want["false_abstention"], r.evaluation
+        assert r.median_answer_chars == want["median_answer_chars"], r.evaluation
+
+
 def test_rag_train_reproduces_the_packaged_model(tmp_path: Path) -> None:
     """The committed model file is what the training command fits on the committed data."""
     from rag.answer import AnswerModel

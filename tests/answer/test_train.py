@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -203,3 +204,47 @@ def test_a_sentence_is_labelled_an_answer_when_it_is_evidence_holding_a_key_fact
     assert answer_labels(item.model_copy(update={"key_facts": []}), spans).tolist() == [1, 1, 0]
     unanswerable = item.model_copy(update={"answerable": False, "evidence": [], "key_facts": []})
     assert answer_labels(unanswerable, spans).tolist() == [0, 0, 0]
+
+
+def _fold_examples(n: int) -> list[SimpleNamespace]:
+    """Stand-ins with what `folds` reads: a question and its evidence. Pairs 2k, 2k+1 share
+    an evidence span."""
+    from rag.eval.dataset import Evidence
+
+    return [
+        SimpleNamespace(
+            item=SimpleNamespace(
+                question=f"question {i}?",
+                evidence=[Evidence(doc="a.txt", start=100 * (i // 2), end=100 * (i // 2) + 50)],
+            )
+        )
+        for i in range(n)
+    ]
+
+
+def test_folds_move_with_the_seed_and_never_part_shared_evidence() -> None:
+    from rag.answer.train import folds
+
+    examples = _fold_examples(40)
+    by_seed = {seed: folds(examples, seed=seed) for seed in (42, 7)}
+    assert folds(examples, seed=42) == by_seed[42]
+    assert by_seed[42] != by_seed[7]
+    for assignment in by_seed.values():
+        assert sorted(i for fold in assignment for i in fold) == list(range(40))
+        fold_of = {i: k for k, fold in enumerate(assignment) for i in fold}
+        assert all(fold_of[2 * j] == fold_of[2 * j + 1] for j in range(20))
+
+
+def test_the_spread_table_gives_each_seed_and_the_mean() -> None:
+    from rag.answer.train import SeedFigures
+    from rag.cli.train import spread_table
+
+    rows = [
+        SeedFigures(42, "5-fold over questions", 0.6, 0.4, 0.0, 0.5, 300.0),
+        SeedFigures(7, "5-fold over questions", 0.7, None, 0.1, 0.5, 280.0),
+        SeedFigures(42, "trained without x, tested on it", 0.5, 0.2, 0.0, 0.6, 250.0),
+    ]
+    table = spread_table(rows)
+    assert "## 5-fold over questions" in table and "## trained without x, tested on it" in table
+    assert "| 7 | 0.700 | – | 0.100 | 0.500 | 280.0 |" in table
+    assert "| mean | 0.650 | 0.400 | 0.050 | 0.500 | 290.0 |" in table

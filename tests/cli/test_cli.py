@@ -133,3 +133,21 @@ def test_a_reader_that_goes_away_is_not_an_error(env: dict[str, str]) -> None:
     proc.stdout.close()  # the reader is gone before anything is written
     _, err = proc.communicate(timeout=120)
     assert b"BrokenPipe" not in err and b"Traceback" not in err and b"error" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["train", "--fold-seeds", "42,seven"], "whole numbers"),
+        (["train", "--fold-seeds", "42,42"], "twice"),
+        (["train", "--fold-seeds", "42", "--check"], "only measures"),
+        (["train", "--fold-seeds", "--check"], "only measures"),  # the default seeds
+    ],
+)
+def test_bad_fold_seeds_exit_2_before_any_training(
+    env: dict[str, str], args: list[str], says: str
+) -> None:
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 2, result.output
+    assert says in result.output
+    assert "Traceback" not in result.output
