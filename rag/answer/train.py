@@ -500,6 +500,15 @@ class SeedFigures:
     median_answer_chars: float | None
 
 
+SPREAD_FIGURES = (
+    "answer_accuracy",
+    "abstention_recall",
+    "false_abstention",
+    "citation_precision",
+    "median_answer_chars",
+)
+
+
 def fold_seed_spread(
     trainer: Trainer, examples: Sequence[Example], seeds: Sequence[int]
 ) -> list[SeedFigures]:
@@ -513,17 +522,7 @@ def fold_seed_spread(
             if evaluation.startswith("baseline"):
                 continue
             m = figures["all"]
-            out.append(
-                SeedFigures(
-                    seed,
-                    evaluation,
-                    m["answer_accuracy"],
-                    m["abstention_recall"],
-                    m["false_abstention"],
-                    m["citation_precision"],
-                    m["median_answer_chars"],
-                )
-            )
+            out.append(SeedFigures(seed, evaluation, **{k: m[k] for k in SPREAD_FIGURES}))
     return out
 
 

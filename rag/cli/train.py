@@ -6,12 +6,16 @@ import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from rag.cli.common import fail, load_settings
 from rag.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:  # the training code loads scikit-learn: only when a command runs
+    from rag.answer.train import Example, SeedFigures, Trainer
+    from rag.settings import Settings
 
 EVAL_DIR = PROJECT_ROOT / "eval"
 # The fold seeds docs/eval.md's spreads are over (`rag train --fold-seeds`): how much the fold
@@ -38,7 +42,7 @@ def default_corpora() -> list[Any]:
     ]
 
 
-def _prepared(work_dir: Path) -> tuple[Any, list[Any], list[Any], Any]:
+def _prepared(work_dir: Path) -> tuple[Trainer, list[Example], list[Any], Settings]:
     """Every default corpus indexed afresh under `work_dir`, its questions run through
     retrieval and the candidate features: (trainer, examples, corpora, settings)."""
     from rag.analyze import Annotator
@@ -62,7 +66,7 @@ def _prepared(work_dir: Path) -> tuple[Any, list[Any], list[Any], Any]:
     base = load_settings()
     reporter = StderrReporter()
     corpora = default_corpora()
-    examples = []
+    examples: list[Example] = []
     stages: dict[str, LearnedAnswerer] = {}
     pipelines: dict[str, Pipeline] = {}
     for corpus in corpora:
@@ -123,7 +127,7 @@ def train_model(work_dir: Path, cross_validation: bool = True) -> tuple[Any, dic
     return replace(model, training=record), cv
 
 
-def seed_spread(work_dir: Path, seeds: Sequence[int]) -> list[Any]:
+def seed_spread(work_dir: Path, seeds: Sequence[int]) -> list[SeedFigures]:
     """The cross-validated figures at each fold seed (`rag.answer.train.fold_seed_spread`)."""
     from rag.answer.train import fold_seed_spread
     from rag.progress import StderrReporter
@@ -133,15 +137,10 @@ def seed_spread(work_dir: Path, seeds: Sequence[int]) -> list[Any]:
         return fold_seed_spread(trainer, examples, seeds)
 
 
-def spread_table(rows: Sequence[Any]) -> str:
+def spread_table(rows: Sequence[SeedFigures]) -> str:
     """Markdown: each evaluation's figures per fold seed, and their mean."""
-    names = (
-        "answer_accuracy",
-        "abstention_recall",
-        "false_abstention",
-        "citation_precision",
-        "median_answer_chars",
-    )
+    from rag.answer.train import SPREAD_FIGURES as names
+
     lines: list[str] = []
     for evaluation in dict.fromkeys(r.evaluation for r in rows):
         group = [r for r in rows if r.evaluation == evaluation]
@@ -164,13 +163,17 @@ def _figure(value: float | None, name: str) -> str:
     return f"{value:.1f}" if name == "median_answer_chars" else f"{value:.3f}"
 
 
-def _seeds(_ctx: Any, _param: Any, value: str | None) -> tuple[int, ...] | None:
+def _seeds(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> tuple[int, ...] | None:
     if value is None:
         return None
     try:
         seeds = tuple(int(part) for part in value.split(","))
     except ValueError:
         raise click.BadParameter(f"{value!r}: give whole numbers separated by commas") from None
+    if any(seed < 0 for seed in seeds):
+        raise click.BadParameter(f"{value!r}: fold seeds are 0 or more")
     if len(set(seeds)) != len(seeds):
         raise click.BadParameter(f"{value!r}: a seed is given twice")
     return seeds

@@ -248,3 +248,28 @@ def test_the_spread_table_gives_each_seed_and_the_mean() -> None:
     assert "## 5-fold over questions" in table and "## trained without x, tested on it" in table
     assert "| 7 | 0.700 | – | 0.100 | 0.500 | 280.0 |" in table
     assert "| mean | 0.650 | 0.400 | 0.050 | 0.500 | 290.0 |" in table
+
+
+def test_the_spread_cross_validates_at_each_seed_without_the_baseline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import rag.answer.train as training
+
+    seen: list[int] = []
+
+    def cross_validate(trainer: training.Trainer, examples: object) -> dict[str, object]:
+        seen.append(trainer.seed)
+        figures = {name: float(trainer.seed) for name in training.SPREAD_FIGURES}
+        return {
+            "5-fold over questions": {"all": figures},
+            "baseline: two most similar sentences": {"all": figures},
+        }
+
+    monkeypatch.setattr(training, "cross_validate", cross_validate)
+    rows = training.fold_seed_spread(training.Trainer({}), [], [42, 7])
+    assert seen == [42, 7]
+    assert [(r.seed, r.evaluation) for r in rows] == [
+        (42, "5-fold over questions"),
+        (7, "5-fold over questions"),
+    ]
+    assert rows[1].abstention_recall == 7.0 and rows[1].citation_precision == 7.0
