@@ -17,7 +17,7 @@ import hashlib
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -500,13 +500,9 @@ class SeedFigures:
     median_answer_chars: float | None
 
 
-SPREAD_FIGURES = (
-    "answer_accuracy",
-    "abstention_recall",
-    "false_abstention",
-    "citation_precision",
-    "median_answer_chars",
-)
+# The figures a SeedFigures holds, as `report` names them (every field after seed and
+# evaluation).
+SPREAD_FIGURES = tuple(f.name for f in fields(SeedFigures))[2:]
 
 
 def fold_seed_spread(

@@ -176,7 +176,7 @@ def _is_key_point(item: str, authors: list[str]) -> bool:
     headline asks or trails off ("Who are the 22 Republicans who backed the package?")."""
     s = item.strip()
     return (
-        _words(s) >= PROSE_MIN_WORDS
+        _is_prose(s)
         and bool(_STATEMENT_END.search(s))
         and not _LABELLED.match(s)
         and _furniture(s) is None
