@@ -99,7 +99,7 @@ class Pipeline:
         else:
             model = AnswerModel.load(settings.answer_model_path)
             stage = LearnedAnswerer.from_index(
-                index, lexicon, annotator, model, embed=retriever.embed_query
+                index, lexicon, annotator, model, encode=retriever.embed_texts
             )
         return cls(settings, embedder, index, lexicon, retriever, annotator, stage, store, answerer)
 

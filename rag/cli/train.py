@@ -60,7 +60,8 @@ def _prepared(work_dir: Path) -> tuple[Trainer, list[Example], list[Any], Settin
             retriever.lexicon,
             annotator,
             AnswerModel.untrained(),
-            embed=retriever.embed_query,
+            encode=retriever.embed_texts,
+            lazy_near=False,  # the heads are refit: every question's words count
         )
 
     base = load_settings()

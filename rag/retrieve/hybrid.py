@@ -3,6 +3,8 @@ reciprocal rank fusion, near-duplicates collapsed."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from rag.embed import Embedder
@@ -65,6 +67,15 @@ class HybridRetriever:
 
     def embed_query(self, query: str) -> np.ndarray:
         return self.embedder.encode([query])[0]
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Query-time texts (a question's last part, its unknown words), each embedded as the
+        query is. One at a time: the ONNX backend runs batches in a session of their own,
+        which a server that only answers questions never loads (130 MB more at its peak in
+        benchmarks/query_path.py), and a handful of short texts gains little from a batch."""
+        if not texts:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.vstack([self.embedder.encode([text]) for text in texts])
 
     def dense_ranking(self, query_vector: np.ndarray, depth: int) -> tuple[list[int], list[float]]:
         return chunk_ranking(self.index, query_vector, depth)

@@ -9,7 +9,8 @@ error); damaged index files are reported, never silently replaced.
 
 Builds are incremental: an article whose key (its text hash, given metadata and the layout
 rules, `Source.key`) matches the live build's keeps its roles, metadata, sentences, chunks,
-vectors and annotations; only new or changed articles are analysed, embedded and annotated.
+vectors and annotations; only new or changed articles are analysed, embedded and annotated,
+and only words the live build has no vector for are embedded.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 
 from rag import __version__
 from rag.analyze import Annotator, SentenceAnnotation
-from rag.embed import Embedder
+from rag.embed import Embedder, WordVectors
 from rag.errors import IndexCorruptedError, IndexMismatchError, SeedReadError
 from rag.files import atomic_write, fsync_dir
 from rag.ingest.chunk import chunk_sentences
@@ -49,7 +50,8 @@ from rag.store.layout import (
     switch_current,
 )
 from rag.store.manifest import ARTICLES, MANIFEST, differences, expected_manifest
-from rag.store.records import document_from_meta, document_meta, encode_texts
+from rag.store.records import document_from_meta, document_meta, embed_vocabulary, encode_texts
+from rag.text import vocabulary
 from rag.types import Chunk, Document, Role, Sentence
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ RECORDS = "records.json"
 ANNOTATIONS = "annotations.json"  # spaCy analysis of each sentence, in sentence order
 CHUNK_VECTORS = "chunks.faiss"
 SENTENCE_VECTORS = "sentences.faiss"
+WORD_VECTORS = "words.faiss"  # rows in the order of records.json's "words"
 
 
 @dataclass
@@ -72,6 +75,7 @@ class LoadedIndex:
     sentence_index: VectorSearch
     sentence_vectors: np.ndarray  # (len(sentences), dim) float32, rows L2-normalised
     annotations: list[SentenceAnnotation]  # one per sentence
+    word_vectors: WordVectors  # the sentences' vocabulary (rag.text.vocabulary), embedded
     version: str  # the build folder's name, or the database generation ("pg-12")
     path: Path | None = None  # the build folder (file store only)
     # The store's own lexical ranking (the database's BM25); None: the retriever builds
@@ -126,6 +130,13 @@ def build_locked(
             embedder, [sentences[i].text for i in new_sentences], settings, "sentences", reporter
         )
         fresh_notes = annotator.sentences([sentences[i].text for i in new_sentences])
+        word_vectors, new_words = embed_vocabulary(
+            embedder,
+            vocabulary(s.text for s in sentences),
+            previous.word_vectors if previous else None,
+            settings,
+            reporter,
+        )
         chunk_vectors = _merge(
             plan.chunk_from,
             previous.chunk_vectors if previous else None,
@@ -151,6 +162,7 @@ def build_locked(
         try:
             _write_faiss(chunk_index, build / CHUNK_VECTORS)
             _write_faiss(sentence_index, build / SENTENCE_VECTORS)
+            _write_faiss(_flat(word_vectors.vectors, embedder.dim), build / WORD_VECTORS)
             records = {
                 "documents": {
                     d.doc_id: {"key": s.key, "meta": document_meta(d)}
@@ -158,6 +170,7 @@ def build_locked(
                 },
                 "sentences": [asdict(s) for s in sentences],
                 "chunks": [asdict(c) for c in chunks],
+                "words": list(word_vectors.words),
             }
             atomic_write(build / RECORDS, json.dumps(records, ensure_ascii=False).encode("utf-8"))
             atomic_write(
@@ -173,6 +186,8 @@ def build_locked(
                     # what this build computed; the rest was copied from the previous build
                     "embedded_chunks": len(new_chunks),
                     "embedded_sentences": len(new_sentences),
+                    "words": len(word_vectors.words),
+                    "embedded_words": new_words,
                 },
                 "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "build_seconds": round(time.perf_counter() - started, 3),
@@ -197,8 +212,16 @@ def build_locked(
         sentence_index,
         sentence_vectors,
         annotations,
+        word_vectors,
         build,
     )
+
+
+def _flat(vectors: np.ndarray, dim: int) -> faiss.Index:
+    """Vectors kept in a flat FAISS index: the store's vector file format, read back whole."""
+    index = faiss.IndexFlatIP(dim)
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
 
 
 @dataclass
@@ -212,6 +235,7 @@ class _Reusable:
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
     annotations: list[SentenceAnnotation]
+    word_vectors: WordVectors
 
 
 def _reusable_build(settings: Settings, manifest: dict[str, Any]) -> _Reusable | None:
@@ -233,6 +257,7 @@ def _reusable_build(settings: Settings, manifest: dict[str, Any]) -> _Reusable |
             chunk_vectors=stored_vectors(parts.chunk_index, len(parts.chunks)),
             sentence_vectors=parts.sentence_vectors,
             annotations=parts.annotations,
+            word_vectors=parts.word_vectors,
         )
     except Exception as exc:  # a damaged previous build: just build everything
         log.info("Not reusing the build in %s (%s).", build, exc)
@@ -322,6 +347,7 @@ class _BuildParts:
     sentence_index: faiss.Index
     sentence_vectors: np.ndarray
     annotations: list[SentenceAnnotation]
+    word_vectors: WordVectors
 
 
 def _read_build(build: Path) -> _BuildParts:
@@ -337,14 +363,24 @@ def _read_build(build: Path) -> _BuildParts:
         SentenceAnnotation.from_json(row)
         for row in json.loads((build / ANNOTATIONS).read_text(encoding="utf-8"))
     ]
+    words = tuple(records["words"])
+    word_index = read_faiss(build / WORD_VECTORS)
+    word_vectors = WordVectors(
+        words,
+        stored_vectors(word_index, len(words))
+        if words
+        else np.zeros((0, word_index.d), dtype=np.float32),
+    )
     if (
         chunk_index.ntotal != len(chunks)
         or len(sentence_vectors) != len(sentences)
         or len(annotations) != len(sentences)
+        or word_index.ntotal != len(words)
     ):
         raise ValueError(
             f"{chunk_index.ntotal} vectors for {len(chunks)} chunks, {len(sentence_vectors)} "
-            f"vectors and {len(annotations)} annotations for {len(sentences)} sentences"
+            f"vectors and {len(annotations)} annotations for {len(sentences)} sentences, "
+            f"{word_index.ntotal} vectors for {len(words)} words"
         )
     return _BuildParts(
         dict(records["documents"]),
@@ -354,6 +390,7 @@ def _read_build(build: Path) -> _BuildParts:
         sentence_index,
         sentence_vectors,
         annotations,
+        word_vectors,
     )
 
 
@@ -408,6 +445,7 @@ def load_index(
         parts.sentence_index,
         parts.sentence_vectors,
         parts.annotations,
+        parts.word_vectors,
         build,
     )
 
@@ -451,6 +489,7 @@ def _assemble(
     sentence_index: faiss.Index,
     sentence_vectors: np.ndarray,
     annotations: list[SentenceAnnotation],
+    word_vectors: WordVectors,
     build: Path,
 ) -> LoadedIndex:
     return LoadedIndex(
@@ -462,6 +501,7 @@ def _assemble(
         sentence_index=sentence_index,
         sentence_vectors=np.ascontiguousarray(sentence_vectors, dtype=np.float32),
         annotations=annotations,
+        word_vectors=word_vectors,
         version=build.name,
         path=build,
     )

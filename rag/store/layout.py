@@ -1,7 +1,8 @@
 """The index folder's layout: build folders, the CURRENT pointer, the build lock, pruning.
 
 CURRENT                 name of the live build folder (replaced atomically)
-build-<time>-<id>/      manifest.json, chunks.faiss, sentences.faiss, records.json
+build-<time>-<id>/      manifest.json, chunks.faiss, sentences.faiss, words.faiss,
+                        records.json, annotations.json
 .lock                   held while building, switching and pruning
 .CURRENT.<random>.tmp   CURRENT being replaced (left behind only by a killed process)
 """

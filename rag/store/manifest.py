@@ -12,8 +12,9 @@ from rag.settings import Settings
 from rag.text.tokens import TERMS_VERSION
 
 # 2: sentence annotations (annotations.json); 3: line roles, documents' metadata in
-# records.json, the library of added articles, incremental builds
-FORMAT_VERSION = 3
+# records.json, the library of added articles, incremental builds; 4: the vocabulary's
+# word vectors (words.faiss)
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 ARTICLES = "seeds"  # the manifest's key for the articles (seeds and library) and their keys
 

@@ -4,11 +4,12 @@ encoded at build time: shared by the file store (`rag.store.index`) and the Post
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from rag.embed import Embedder
+from rag.embed import Embedder, WordVectors
 from rag.ingest.sources import Source
 from rag.progress import Reporter
 from rag.settings import Settings
@@ -72,3 +73,27 @@ def encode_texts(
         out[ids] = embedder.encode([texts[j] for j in ids], batch_size=batch)
         reporter.progress(f"embedding {label}", min(i + batch, len(texts)), len(texts))
     return out
+
+
+def embed_vocabulary(
+    embedder: Embedder,
+    words: Sequence[str],
+    previous: WordVectors | None,
+    settings: Settings,
+    reporter: Reporter,
+) -> tuple[WordVectors, int]:
+    """Vectors for `words` (the articles' vocabulary) and how many were embedded now: a word
+    `previous` has keeps its vector, which depends on the model alone (a store drops them
+    when the model changes)."""
+    known = previous.rows() if previous else {}
+    new = [w for w in words if w not in known]
+    fresh = encode_texts(embedder, new, settings, "words", reporter)
+    fresh_rows = {w: i for i, w in enumerate(new)}
+    out = np.zeros((len(words), embedder.dim), dtype=np.float32)
+    for row, word in enumerate(words):
+        if word in fresh_rows:
+            out[row] = fresh[fresh_rows[word]]
+        else:
+            assert previous is not None
+            out[row] = previous.vectors[known[word]]
+    return WordVectors(tuple(words), out), len(new)

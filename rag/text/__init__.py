@@ -1,7 +1,15 @@
 """Lexical analysis shared by every stage: tokens and stems, word lists, the corpus lexicon."""
 
-from rag.text.lexicon import Lexicon
-from rag.text.tokens import bigrams, content_terms, jaccard, stem, tokenize_for_bm25, words
+from rag.text.lexicon import Lexicon, vocabulary
+from rag.text.tokens import (
+    bigrams,
+    content_terms,
+    jaccard,
+    stem,
+    term_words,
+    tokenize_for_bm25,
+    words,
+)
 
 __all__ = [
     "Lexicon",
@@ -9,6 +17,8 @@ __all__ = [
     "content_terms",
     "jaccard",
     "stem",
+    "term_words",
     "tokenize_for_bm25",
+    "vocabulary",
     "words",
 ]

@@ -19,6 +19,18 @@ _MULTIWORD_NAME = re.compile(
 )
 
 
+def _is_vocabulary_word(word: str) -> bool:
+    return word.isalpha() and len(word) > 2
+
+
+def vocabulary(texts: Iterable[str]) -> tuple[str, ...]:
+    """`Lexicon.words` of these texts, without the rest of the lexicon: the words an index
+    build embeds (rag.embed.WordVectors)."""
+    return tuple(
+        sorted({w.lower() for text in texts for w in words(text) if _is_vocabulary_word(w)})
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Lexicon:
     """What the corpus's sentences know. Two kinds of document frequency, both counted per
@@ -52,7 +64,7 @@ class Lexicon:
             stem_df.update({stem(w.lower()) for w in tokens})
             for position, word in enumerate(tokens):
                 lowered = word.lower()
-                if word.isalpha() and len(word) > 2:
+                if _is_vocabulary_word(word):
                     vocabulary.add(lowered)
                 if word[:1].isupper() and position > 0:
                     capitalised.add(lowered)

@@ -82,6 +82,17 @@ def content_terms(text: str) -> list[str]:
     return out
 
 
+def term_words(text: str) -> dict[str, str]:
+    """Each content term of `text` and the lower-cased word it was first written as
+    ("yearly" for the term "year"): what a term looks like to a word-embedding model."""
+    out: dict[str, str] = {}
+    for word in words(text):
+        for part in word.split("-"):
+            for term in content_terms(part):
+                out.setdefault(term, part.lower())
+    return out
+
+
 def bigrams(terms: list[str]) -> list[str]:
     return [f"{a}_{b}" for a, b in itertools.pairwise(terms)]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -29,6 +30,7 @@ from rag.answer.learned import (
     choose,
     complement_features,
     definition_candidates,
+    question_features,
 )
 from rag.answer.model import (
     DEFAULT_MODEL_PATH,
@@ -37,10 +39,11 @@ from rag.answer.model import (
     model_sha256,
     pairwise_names,
 )
+from rag.embed import WordVectors
 from rag.errors import InvalidQuestionError, ModelLoadError
 from rag.pipeline import Pipeline
-from rag.text import Lexicon
-from rag.types import Answer, Role
+from rag.text import Lexicon, vocabulary
+from rag.types import Answer, Role, Sentence
 
 
 def assert_citations_exact(answer: Answer, pipeline: Pipeline) -> None:
@@ -223,15 +226,15 @@ def test_a_two_part_pair_too_long_to_read_is_not_joined() -> None:
 def test_the_last_part_is_embedded_and_scored_on_its_own(pipeline: Pipeline) -> None:
     stage = pipeline.answerer
     assert isinstance(stage, LearnedAnswerer)
-    assert stage.embed is not None  # the pipeline hands the stage its query embedder
+    assert stage.encode is not None  # the pipeline hands the stage its query embedder
     embedded: list[str] = []
 
-    def embed(text: str) -> np.ndarray:
-        embedded.append(text)
-        return pipeline.retriever.embed_query(text)
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        embedded.extend(texts)
+        return pipeline.retriever.embed_texts(texts)
 
     parts = LearnedAnswerer(
-        stage.corpus, stage.documents, stage.chunk_sentences, stage.annotator, stage.model, embed
+        stage.corpus, stage.documents, stage.chunk_sentences, stage.annotator, stage.model, encode
     )
     question = "Where will the new NATO command be based, and how many personnel will staff it?"
     retrieval = pipeline.retriever.retrieve(question, 8)
@@ -244,6 +247,46 @@ def test_the_last_part_is_embedded_and_scored_on_its_own(pipeline: Pipeline) -> 
     assert not np.allclose(scored.last_part.scores, scored.scores)
     one_part = parts.score(pipeline.retriever.retrieve("Where will the command be based?", 8))
     assert one_part.last_part is None and len(embedded) == 1
+
+
+def test_unknown_words_are_embedded_only_when_they_could_change_the_answer(
+    pipeline: Pipeline,
+) -> None:
+    stage = pipeline.answerer
+    assert isinstance(stage, LearnedAnswerer)
+    retrieval = pipeline.retriever.retrieve("Will the command help Ukrainian farmers?", 8)
+    assert stage.corpus.unknown_words(stage.analyse(retrieval)) == {"farmer": "farmers"}
+    embedded: list[list[str]] = []
+
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        embedded.append(list(texts))
+        return pipeline.retriever.embed_texts(texts)
+
+    def stage_with(model: AnswerModel, lazy: bool = True) -> LearnedAnswerer:
+        return LearnedAnswerer(
+            stage.corpus,
+            stage.documents,
+            stage.chunk_sentences,
+            stage.annotator,
+            model,
+            encode,
+            lazy_near=lazy,
+        )
+
+    # P(answerable) = sigmoid(20 * known_share): refused unless every term counts as known
+    reads_known = _pairwise(ANSWERABLE_FEATURES, {"known_share": 20.0})
+    strict = replace(_model(), answerable=reads_known, abstain_below=1 - 1e-7)
+    scored = stage_with(strict).score(retrieval)
+    assert embedded == [["farmers"]]
+    # the fake embedder's "farmers" is near no word of the articles: 3 of 4 terms known
+    assert scored.near_terms == frozenset()
+    assert scored.question_features[ANSWERABLE_FEATURES.index("known_share")] == 0.75
+    embedded.clear()
+    lenient = replace(strict, abstain_below=0.5)  # answers whatever "farmers" is near
+    assert stage_with(lenient).score(retrieval).near_terms == frozenset()
+    assert embedded == []
+    stage_with(lenient, lazy=False).score(retrieval)  # as `rag train` scores
+    assert embedded == [["farmers"]]
 
 
 def test_low_answerable_probability_abstains() -> None:
@@ -264,6 +307,37 @@ def _corpus(texts: list[str], defines: list[tuple[str, ...]]) -> CorpusView:
     sentences = [Sentence(i, "a.txt", 0, len(t), t) for i, t in enumerate(texts)]
     notes = [SentenceAnnotation((), False, False, False, False, d) for d in defines]
     return CorpusView.build(sentences, np.eye(len(texts)), notes, Lexicon.from_texts(texts))
+
+
+def test_a_question_word_the_articles_come_near_counts_as_known() -> None:
+    """ "annual" is no word of the articles, but "yearly" is: a paraphrase, not a sign that
+    they do not say. "tariff" comes near nothing and stays unknown."""
+    texts = ["The yearly pledge is 40 billion.", "Allies met."]
+    words = vocabulary(texts)
+    axis = {w: i for i, w in enumerate(words)}
+    corpus = CorpusView.build(
+        [Sentence(i, "a.txt", 0, len(t), t) for i, t in enumerate(texts)],
+        np.eye(len(texts)),
+        [SentenceAnnotation((), False, False, False, False, ()) for _ in texts],
+        Lexicon.from_texts(texts),
+        WordVectors(words, np.eye(len(words), dtype=np.float32)),
+    )
+    q = QuestionAnalysis(
+        "What is the annual tariff pledge?", "what", (), ("annual", "tariff", "pledg"), ()
+    )
+    unknown = corpus.unknown_words(q)
+    assert unknown == {"annual": "annual", "tariff": "tariff"}
+    like_yearly = np.eye(len(words), dtype=np.float32)[axis["yearly"]]
+    near_nothing = np.full(len(words), 1 / np.sqrt(len(words)), dtype=np.float32)
+    near = corpus.near_terms(unknown, np.vstack([like_yearly, near_nothing]))
+    assert near == {"annual"}
+    x, scores = np.zeros((1, len(FEATURES))), np.array([0.5])
+    column = {name: i for i, name in enumerate(ANSWERABLE_FEATURES)}
+    exact = question_features(q, x, scores, corpus.lexicon)
+    soft = question_features(q, x, scores, corpus.lexicon, near)
+    assert exact[column["known_share"]] == pytest.approx(1 / 3)
+    assert soft[column["known_share"]] == pytest.approx(2 / 3)
+    assert 0 < soft[column["unknown_weight"]] < exact[column["unknown_weight"]]
 
 
 def test_who_is_x_also_weighs_the_sentences_that_describe_x() -> None:

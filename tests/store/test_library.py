@@ -49,14 +49,20 @@ def _article(text: str = ARTICLE, **kw: object) -> NewArticle:
 def test_add_indexes_only_the_new_article(settings: Settings) -> None:
     settings = settings.model_copy(update={"index_author_lines": True})
     library = Library(settings, CountingEmbedder(), Annotator().load())
-    ensure_index(settings, FakeEmbedder())
+    before = ensure_index(settings, FakeEmbedder())
     result = library.add([_article(doc_id="quillon.txt")])
     embedder = library.embedder
     assert isinstance(embedder, CountingEmbedder)
     new = [s for s in result.index.sentences if s.doc_id == "quillon.txt"]
     new_chunks = [c for c in result.index.chunks if c.doc_id == "quillon.txt"]
-    assert len(embedder.encoded) == len(new) + len(new_chunks)  # nothing else re-embedded
+    new_words = set(result.index.word_vectors.words) - set(before.word_vectors.words)
+    assert new_words and {"quillon", "tallinn"} <= new_words
+    # nothing else re-embedded: the new article's sentences and passages, and words only it uses
+    assert sorted(embedder.encoded) == sorted(
+        [s.text for s in new] + [c.text for c in new_chunks] + sorted(new_words)
+    )
     assert result.index.manifest["index"]["embedded_sentences"] == len(new)
+    assert result.index.manifest["index"]["embedded_words"] == len(new_words)
     doc = result.index.documents["quillon.txt"]
     assert doc.title == "Allies pick Tallinn for the new Quillon drone depot"
     assert doc.outlet == "The Harbour Gazette" and doc.date == "2025-03-03"

@@ -29,6 +29,7 @@ def test_build_writes_faiss_json_and_manifest(settings: Settings) -> None:
         "annotations.json",
         "chunks.faiss",
         "sentences.faiss",
+        "words.faiss",
     }
     manifest = json.loads((live / "manifest.json").read_text())
     assert manifest["embedding"] == {

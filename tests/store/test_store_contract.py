@@ -23,6 +23,8 @@ from rag.pipeline import Pipeline
 from rag.settings import Settings
 from rag.store import LoadedIndex, Store, open_store
 from rag.store.library import Library, NewArticle, list_documents
+from rag.store.pgvector.schema import SCHEMA_VERSION
+from rag.text import vocabulary
 from tests.articles import ARTICLE, UPDATED_ARTICLE
 from tests.conftest import DEV_SET, ROOT
 from tests.store.test_library import CountingEmbedder
@@ -53,8 +55,20 @@ def test_build_then_load_round_trips(any_store_settings: Settings) -> None:
     assert loaded.documents == built.documents
     assert np.array_equal(loaded.sentence_vectors, built.sentence_vectors)
     assert [a.to_json() for a in loaded.annotations] == [a.to_json() for a in built.annotations]
+    assert loaded.word_vectors.words == built.word_vectors.words
+    assert np.array_equal(loaded.word_vectors.vectors, built.word_vectors.vectors)
     _offsets_hold(loaded)
     store.close()
+
+
+def test_the_vocabulary_is_embedded_with_the_model(any_store_settings: Settings) -> None:
+    """Every word the sentences use (`vocabulary`), each with the model's vector for it."""
+    embedder = FakeEmbedder()
+    index = _store(any_store_settings).build(embedder)
+    words = index.word_vectors.words
+    assert words == vocabulary(s.text for s in index.sentences) and "ukraine" in words
+    assert np.allclose(index.word_vectors.vectors, embedder.encode(list(words)), atol=1e-6)
+    assert index.manifest["index"]["words"] == len(words)
 
 
 def test_both_stores_hold_the_same_index(settings: Settings, pg_settings: Settings) -> None:
@@ -63,6 +77,8 @@ def test_both_stores_hold_the_same_index(settings: Settings, pg_settings: Settin
     assert database.documents == files.documents
     assert database.sentences == files.sentences and database.chunks == files.chunks
     assert np.array_equal(database.sentence_vectors, files.sentence_vectors)
+    assert database.word_vectors.words == files.word_vectors.words
+    assert np.array_equal(database.word_vectors.vectors, files.word_vectors.vectors)
 
 
 def _questions(limit: int = 16) -> list[str]:
@@ -131,10 +147,11 @@ def test_a_changed_article_is_re_embedded_alone(any_store_settings: Settings) ->
     second = _store(any_store_settings).ensure(embedder)
     assert second.version != first.version
     changed = {s.text for s in second.sentences if s.doc_id == victim.name}
-    assert embedder.encoded and all(
-        text in changed or any(text == c.text for c in second.chunks if c.doc_id == victim.name)
-        for text in embedder.encoded
-    )
+    changed |= {c.text for c in second.chunks if c.doc_id == victim.name}
+    new_words = set(second.word_vectors.words) - set(first.word_vectors.words)
+    assert embedder.encoded and set(embedder.encoded) <= changed | new_words
+    assert "closing" in new_words  # no seed uses it
+    assert second.manifest["index"]["embedded_words"] == len(new_words)
     assert any("A new closing sentence." in s.text for s in second.sentences)
     _offsets_hold(second)
 
@@ -205,7 +222,8 @@ def test_library_writes_are_incremental(any_store_settings: Settings) -> None:
     new_texts = {s.text for s in added.sentences if s.doc_id == "new.txt"} | {
         c.text for c in added.chunks if c.doc_id == "new.txt"
     }
-    assert set(embedder.encoded) <= new_texts  # only the new article was embedded
+    new_words = set(added.word_vectors.words) - set(base.word_vectors.words)
+    assert new_words and set(embedder.encoded) <= new_texts | new_words  # only the new article
     _offsets_hold(added)
 
     updated = library.update("new.txt", NewArticle(UPDATED_ARTICLE.encode())).index
@@ -215,11 +233,13 @@ def test_library_writes_are_incremental(any_store_settings: Settings) -> None:
     removed = library.remove(["new.txt"]).index
     assert "new.txt" not in removed.documents
     assert removed.chunks == base.chunks and removed.sentences == base.sentences
+    assert removed.word_vectors.words == base.word_vectors.words  # its own words went with it
     assert [d.doc_id for d in list_documents(any_store_settings, store)] == sorted(
         removed.documents
     )
     rebuilt = _store(any_store_settings).build(FakeEmbedder(), reuse=False)
     assert np.array_equal(rebuilt.sentence_vectors, removed.sentence_vectors)
+    assert np.array_equal(rebuilt.word_vectors.vectors, removed.word_vectors.vectors)
     store.close()
 
 
@@ -241,7 +261,8 @@ def test_concurrent_first_use_builds_once(any_store_settings: Settings) -> None:
         t.join()
     assert not errors and len(set(versions)) == 1
     index = _store(any_store_settings).load(FakeEmbedder())
-    assert len(embedder.encoded) == len(index.sentences) + len(index.chunks)  # one build
+    one_build = len(index.sentences) + len(index.chunks) + len(index.word_vectors.words)
+    assert len(embedder.encoded) == one_build
 
 
 # -- the database store only ----------------------------------------------------------------
@@ -456,7 +477,9 @@ def test_another_schema_version_is_refused_or_rebuilt(pg_settings: Settings) -> 
     with psycopg.connect(pg_settings.database_url.get_secret_value(), autocommit=True) as conn:
         conn.execute(f'UPDATE "{pg_settings.database_schema}".meta SET schema_version = 0')
     strict = pg_settings.model_copy(update={"auto_index": False})
-    with pytest.raises(IndexMismatchError, match="schema version 0, this version of rag uses 1"):
+    with pytest.raises(
+        IndexMismatchError, match=f"schema version 0, this version of rag uses {SCHEMA_VERSION}"
+    ):
         _store(strict).ensure(FakeEmbedder())
     with pytest.raises(IndexMismatchError, match="schema version 0"):
         _store(pg_settings).load(FakeEmbedder())

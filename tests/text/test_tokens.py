@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rag.text import Lexicon, term_words, vocabulary
 from rag.text.tokens import content_terms
 
 
@@ -44,3 +45,19 @@ def test_a_model_designation_matches_its_one_word_spelling() -> None:
 def test_a_scaled_number_reads_as_number_and_unit() -> None:
     assert content_terms("€100bn") == content_terms("100 billion") == ["100", "billion"]
     assert content_terms("$1.5tn") == content_terms("1.5 trillion")
+
+
+def test_each_term_keeps_the_word_it_was_written_as() -> None:
+    assert term_words("How big is the yearly F-16 ammo pledge?") == {
+        "big": "big",
+        "year": "yearly",
+        "16": "16",
+        "ammo": "ammo",
+        "pledg": "pledge",
+    }
+
+
+def test_the_vocabulary_is_the_lexicons_words() -> None:
+    texts = ["NATO’s Ukraine Defense Contact Group met in Wiesbaden.", "It pledged €40bn a year."]
+    assert vocabulary(texts) == Lexicon.from_texts(texts).words
+    assert "wiesbaden" in vocabulary(texts) and "40bn" not in vocabulary(texts)

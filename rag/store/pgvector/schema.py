@@ -12,8 +12,8 @@ from __future__ import annotations
 from psycopg import sql
 
 # 1: documents, sentences, chunks (vector(d) + HNSW), BM25 postings and statistics, all
-# versioned by generation
-SCHEMA_VERSION = 1
+# versioned by generation; 2: the live vocabulary's word vectors
+SCHEMA_VERSION = 2
 
 # HNSW (pgvector) parameters, from benchmarks/pg_scale.py (docs/scaling.md): synthetic
 # MiniLM-like vectors, 300 held-out real queries, 20 results each, recall@10 against exact
@@ -139,6 +139,14 @@ def create_statements(schema: str, dim: int) -> list[sql.Composed]:
                 df integer NOT NULL,
                 PRIMARY KEY (generation, term))"""
         ).format(s=s),
+        # The live sentences' vocabulary (rag.text.vocabulary) and its vectors. Not versioned:
+        # a word's vector depends on the model alone, a reader loads them all at once, and a
+        # write keeps exactly the words of the generation it makes.
+        sql.SQL(
+            """CREATE TABLE {s}.words (
+                word text PRIMARY KEY,
+                embedding {vector} NOT NULL)"""
+        ).format(s=s, vector=vector),
         sql.SQL("CREATE INDEX ON {s}.sentences (document)").format(s=s),
         sql.SQL("CREATE INDEX ON {s}.chunks (document)").format(s=s),
         sql.SQL("CREATE INDEX ON {s}.sentences USING hnsw (embedding vector_ip_ops) {hnsw}").format(

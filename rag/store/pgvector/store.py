@@ -30,6 +30,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from rag import __version__
 from rag.analyze import Annotator, SentenceAnnotation
+from rag.embed import WordVectors
 from rag.errors import (
     IndexCorruptedError,
     IndexMismatchError,
@@ -58,6 +59,7 @@ from rag.store.records import (
     document_meta,
     encode_texts,
 )
+from rag.text import vocabulary
 from rag.types import Chunk, Document, Role, Sentence
 
 if TYPE_CHECKING:
@@ -303,9 +305,19 @@ class PgVectorStore:
                 ).format(s=self._s, v=visible("r")),
                 params,
             ).fetchall()
+            word_rows = conn.execute(
+                sql.SQL("SELECT word, embedding FROM {s}.words").format(s=self._s), binary=True
+            ).fetchall()
         try:
             return self._assemble(
-                generation, manifest, dim, doc_rows, sentence_rows, chunk_rows, embedder
+                generation,
+                manifest,
+                dim,
+                doc_rows,
+                sentence_rows,
+                chunk_rows,
+                word_rows,
+                embedder,
             )
         except IndexMismatchError:
             raise
@@ -369,6 +381,7 @@ class PgVectorStore:
         doc_rows: list[Any],
         sentence_rows: list[Any],
         chunk_rows: list[Any],
+        word_rows: list[Any],
         embedder: Embedder,
     ) -> LoadedIndex:
         if dim != embedder.dim:
@@ -392,7 +405,7 @@ class PgVectorStore:
             sentence_positions[db_id] = pos
             sentences.append(Sentence(pos, doc_id, start, end, text, Role(role)))
             annotations.append(SentenceAnnotation.from_json(note))
-            vectors[pos] = vec.to_numpy() if hasattr(vec, "to_numpy") else vec
+            vectors[pos] = _array(vec)
         chunks: list[Chunk] = []
         chunk_positions: dict[int, int] = {}
         for pos, (db_id, doc_id, _ordinal, start, end, text, ordinals) in enumerate(chunk_rows):
@@ -404,6 +417,14 @@ class PgVectorStore:
             raise ValueError(
                 f"{record.doc_id} at {record.start}-{record.end} does not match its text"
             )
+        words = vocabulary(s.text for s in sentences)
+        stored_words = WordVectors(
+            tuple(w for w, _ in word_rows),
+            np.array([_array(v) for _, v in word_rows], dtype=np.float32).reshape(-1, dim),
+        )
+        word_vectors = stored_words.subset(words)
+        if len(word_vectors.words) != len(words):
+            raise ValueError(f"{len(words) - len(word_vectors.words)} words have no vector")
         return LoadedIndex(
             manifest=manifest,
             documents=documents,
@@ -413,6 +434,7 @@ class PgVectorStore:
             sentence_index=PgVectorSearch(self, "sentences", generation, sentence_positions, dim),
             sentence_vectors=vectors,
             annotations=annotations,
+            word_vectors=word_vectors,
             version=f"{VERSION_PREFIX}{generation}",
             lexical=PgBm25(self, generation, chunk_positions),
         )
@@ -461,6 +483,7 @@ class PgVectorStore:
             with reporter.step(f"indexing {len(sources)} articles") as step:
                 self._retire(conn, retire, generation)
                 added = self._add(conn, changed, generation, embedder, annotator, reporter)
+                embedded_words, word_count = self._sync_words(conn, embedder, reporter, full)
                 counts = self._finish(conn, generation)
                 if counts["chunks"] == 0:
                     raise SeedReadError(
@@ -476,6 +499,8 @@ class PgVectorStore:
                         "documents": len(sources),
                         "embedded_chunks": added["chunks"],
                         "embedded_sentences": added["sentences"],
+                        "words": word_count,
+                        "embedded_words": embedded_words,
                     },
                     "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                     "build_seconds": round(time.perf_counter() - started, 3),
@@ -649,6 +674,36 @@ class PgVectorStore:
                         copy.write_row((term, chunk_id, tf))
         return {"sentences": len(all_sentences), "chunks": len(all_chunks)}
 
+    def _sync_words(
+        self,
+        conn: psycopg.Connection[Any],
+        embedder: Embedder,
+        reporter: Reporter,
+        full: bool,
+    ) -> tuple[int, int]:
+        """Make the words table the live sentences' vocabulary, embedding only words it
+        lacks (all of them on a full rebuild: the model may have changed); returns how many
+        were embedded and how many there are."""
+        s = self._s
+        if full:
+            conn.execute(sql.SQL("DELETE FROM {s}.words").format(s=s))
+        texts = conn.execute(
+            sql.SQL("SELECT text FROM {s}.sentences WHERE retired IS NULL").format(s=s)
+        ).fetchall()
+        words = vocabulary(t for (t,) in texts)
+        conn.execute(
+            sql.SQL("DELETE FROM {s}.words WHERE NOT (word = ANY(%s))").format(s=s), (list(words),)
+        )
+        have = {w for (w,) in conn.execute(sql.SQL("SELECT word FROM {s}.words").format(s=s))}
+        missing = [w for w in words if w not in have]
+        vectors = encode_texts(embedder, missing, self.settings, "words", reporter)
+        with conn.cursor().copy(
+            sql.SQL("COPY {s}.words (word, embedding) FROM STDIN").format(s=s)
+        ) as copy:
+            for word, vector in zip(missing, vectors, strict=True):
+                copy.write_row((word, vector))
+        return len(missing), len(words)
+
     def _finish(self, conn: psycopg.Connection[Any], generation: int) -> dict[str, Any]:
         """Drop rows no reader can see any more, refresh BM25's statistics, count."""
         s = self._s
@@ -704,6 +759,11 @@ def _manifest_reasons(
         )
     reasons += differences({**stored, ARTICLES: None}, {**expected, ARTICLES: None})
     return reasons
+
+
+def _array(vector: Any) -> np.ndarray:
+    """A pgvector value as numpy (the binary protocol gives a Vector, text a list)."""
+    return np.asarray(vector.to_numpy() if hasattr(vector, "to_numpy") else vector)
 
 
 def _first_line(exc: BaseException) -> str:
