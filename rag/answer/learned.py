@@ -30,7 +30,7 @@ from rag.answer.features import FEATURES, CandidateView, coverage, featurize, te
 from rag.answer.model import AnswerModel
 from rag.embed import WordVectors
 from rag.ingest.corpus import describe_date
-from rag.text import Lexicon, content_terms, term_words
+from rag.text import Lexicon, content_terms, is_vocabulary_word, term_words
 from rag.text.tokens import fold
 from rag.types import Citation, Document, Retrieval, Sentence
 
@@ -67,7 +67,7 @@ MAX_TWO_PART_CHARS = 560
 NEAR_WORD_MIN = 0.6
 # Up to this many unknown words, every subset of them is tried to see whether their
 # nearness could change the answer (2**3 rows for the answerable head, microseconds); a
-# question with more has them embedded. 76 of the seeds' 159 questions have one or more.
+# question with more has them embedded. 74 of the seeds' 159 questions have one or more.
 NEAR_SUBSETS_MAX = 3
 
 ANSWERABLE_FEATURES: tuple[str, ...] = (
@@ -172,9 +172,15 @@ class CorpusView:
         return sets[0].intersection(*sets[1:])
 
     def unknown_words(self, analysis: QuestionAnalysis) -> dict[str, str]:
-        """The question's terms the articles never use, each with the word it was written as."""
+        """The question's terms the articles never use, each with the word it was written
+        as, when that is a word the vocabulary could hold: a number ("1999", "5bn") is in
+        the articles or not, and no word of theirs is a paraphrase of it."""
         written = term_words(analysis.text)
-        return {t: written[t] for t in analysis.terms if t in written and not self.lexicon.known(t)}
+        return {
+            t: written[t]
+            for t in dict.fromkeys(analysis.terms)
+            if t in written and is_vocabulary_word(written[t]) and not self.lexicon.known(t)
+        }
 
     def near_terms(self, unknown: Mapping[str, str], vectors: np.ndarray) -> frozenset[str]:
         """Those of `unknown` (term -> word, its word vectors in order) that some word of
@@ -311,8 +317,7 @@ def question_features(
     the articles cannot answer."""
     order = np.argsort(-scores, kind="stable")
     top = int(order[0]) if len(order) else -1
-    terms = analysis.terms
-    known = sum(lexicon.known(t) or t in near_terms for t in terms) / len(terms) if terms else 0.0
+    known, unknown_weight = _known_columns(analysis.terms, lexicon, near_terms)
     entity_terms = [content_terms(text) for _, text in analysis.entities]
     unknown = [any(not lexicon.known(t) for t in ts) for ts in entity_terms if ts]
     has = len(x) > 0
@@ -329,18 +334,31 @@ def question_features(
             float(bool(analysis.expects)),
             float((scores * x[:, _COL["type_match"]]).max()) if has and analysis.expects else 0.0,
             float(all(lexicon.known(t) for t in analysis.focus)) if analysis.focus else 1.0,
-            _unknown_weight(terms, lexicon, near_terms),
+            unknown_weight,
         ],
         dtype=np.float64,
     )
 
 
-def _unknown_weight(terms: Sequence[str], lexicon: Lexicon, near_terms: frozenset[str]) -> float:
-    """Share of the question's IDF weight in terms the articles neither use nor come near."""
+# The answerable features that near terms move; every other one is the same whatever they are.
+_NEAR_COLUMNS = [
+    ANSWERABLE_FEATURES.index("known_share"),
+    ANSWERABLE_FEATURES.index("unknown_weight"),
+]
+
+
+def _known_columns(
+    terms: Sequence[str], lexicon: Lexicon, near_terms: frozenset[str]
+) -> tuple[float, float]:
+    """`known_share` (of the terms, the articles use or come near) and `unknown_weight` (the
+    share of their IDF weight in terms the articles neither use nor come near)."""
+    if not terms:
+        return 0.0, 0.0
+    known = sum(lexicon.known(t) or t in near_terms for t in terms) / len(terms)
     weights = {t: lexicon.idf(t) for t in terms}
     total = sum(weights.values())
     unknown = sum(w for t, w in weights.items() if not lexicon.known(t) and t not in near_terms)
-    return unknown / total if total else 0.0
+    return known, unknown / total if total else 0.0
 
 
 def complement_features(scored: Scored, first: int, j: int) -> list[float]:
@@ -482,7 +500,7 @@ class LearnedAnswerer:
         unknown = self.corpus.unknown_words(analysis)
         if not self.encode or (self.lazy_near and not self._near_matters(scored, unknown)):
             unknown = {}
-        # One call to the model for the last part and the unknown words alike.
+        # One `encode` call for the last part and the unknown words alike.
         texts = ([part.text] if part is not None else []) + list(unknown.values())
         if not texts or not self.encode:
             return scored
@@ -502,19 +520,21 @@ class LearnedAnswerer:
 
     def _near_matters(self, scored: Scored, unknown: Mapping[str, str]) -> bool:
         """Whether counting some of `unknown` as known could change whether this model
-        abstains: if no subset of them would, embedding them (a model call) can be skipped
-        and the answer is the same."""
+        abstains: if no subset of them would, embedding them (a model call each) can be
+        skipped and the answer is the same."""
         if not unknown or not scored.candidates:
             return False
         if len(unknown) > NEAR_SUBSETS_MAX:
             return True
-        a, lexicon = scored.analysis, self.corpus.lexicon
-        rows = [
-            question_features(a, scored.features, scored.scores, lexicon, frozenset(subset))
+        subsets = [
+            frozenset(subset)
             for k in range(len(unknown) + 1)
             for subset in itertools.combinations(unknown, k)
         ]
-        abstains = self.model.answerable.probability(np.vstack(rows)) < self.model.abstain_below
+        rows = np.tile(scored.question_features, (len(subsets), 1))
+        for row, subset in zip(rows, subsets, strict=True):
+            row[_NEAR_COLUMNS] = _known_columns(scored.analysis.terms, self.corpus.lexicon, subset)
+        abstains = self.model.answerable.probability(rows) < self.model.abstain_below
         return bool(abstains.any() and not abstains.all())
 
     def candidates(

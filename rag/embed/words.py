@@ -7,13 +7,12 @@ not say, a word nothing comes near is. The same model embeds the words as the se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays have no single truth value to compare by
 class WordVectors:
     """One unit vector per word, rows in the order of `words`."""
 
@@ -37,9 +36,3 @@ class WordVectors:
         if not len(self.words) or not len(queries):
             return np.zeros(len(queries), dtype=np.float32)
         return np.asarray((queries @ self.vectors.T).max(axis=1), dtype=np.float32)
-
-    def subset(self, words: Sequence[str]) -> WordVectors:
-        """These vectors for `words` (those it has), in the order given."""
-        rows = self.rows()
-        kept = [w for w in words if w in rows]
-        return WordVectors(tuple(kept), self.vectors[[rows[w] for w in kept]])

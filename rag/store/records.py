@@ -86,14 +86,13 @@ def embed_vocabulary(
     `previous` has keeps its vector, which depends on the model alone (a store drops them
     when the model changes)."""
     known = previous.rows() if previous else {}
-    new = [w for w in words if w not in known]
-    fresh = encode_texts(embedder, new, settings, "words", reporter)
-    fresh_rows = {w: i for i, w in enumerate(new)}
     out = np.zeros((len(words), embedder.dim), dtype=np.float32)
-    for row, word in enumerate(words):
-        if word in fresh_rows:
-            out[row] = fresh[fresh_rows[word]]
-        else:
-            assert previous is not None
-            out[row] = previous.vectors[known[word]]
-    return WordVectors(tuple(words), out), len(new)
+    kept = [(row, known[w]) for row, w in enumerate(words) if w in known]
+    if previous is not None and kept:
+        out[[row for row, _ in kept]] = previous.vectors[[old for _, old in kept]]
+    new_rows = [row for row, w in enumerate(words) if w not in known]
+    if new_rows:
+        out[new_rows] = encode_texts(
+            embedder, [words[row] for row in new_rows], settings, "words", reporter
+        )
+    return WordVectors(tuple(words), out), len(new_rows)

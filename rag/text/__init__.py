@@ -1,6 +1,6 @@
 """Lexical analysis shared by every stage: tokens and stems, word lists, the corpus lexicon."""
 
-from rag.text.lexicon import Lexicon, vocabulary
+from rag.text.lexicon import Lexicon, is_vocabulary_word, vocabulary
 from rag.text.tokens import (
     bigrams,
     content_terms,
@@ -15,6 +15,7 @@ __all__ = [
     "Lexicon",
     "bigrams",
     "content_terms",
+    "is_vocabulary_word",
     "jaccard",
     "stem",
     "term_words",

@@ -19,7 +19,8 @@ _MULTIWORD_NAME = re.compile(
 )
 
 
-def _is_vocabulary_word(word: str) -> bool:
+def is_vocabulary_word(word: str) -> bool:
+    """A word the vocabulary holds: letters only, three or more."""
     return word.isalpha() and len(word) > 2
 
 
@@ -27,7 +28,7 @@ def vocabulary(texts: Iterable[str]) -> tuple[str, ...]:
     """`Lexicon.words` of these texts, without the rest of the lexicon: the words an index
     build embeds (rag.embed.WordVectors)."""
     return tuple(
-        sorted({w.lower() for text in texts for w in words(text) if _is_vocabulary_word(w)})
+        sorted({w.lower() for text in texts for w in words(text) if is_vocabulary_word(w)})
     )
 
 
@@ -64,7 +65,7 @@ class Lexicon:
             stem_df.update({stem(w.lower()) for w in tokens})
             for position, word in enumerate(tokens):
                 lowered = word.lower()
-                if _is_vocabulary_word(word):
+                if is_vocabulary_word(word):
                     vocabulary.add(lowered)
                 if word[:1].isupper() and position > 0:
                     capitalised.add(lowered)

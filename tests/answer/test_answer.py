@@ -31,6 +31,7 @@ from rag.answer.learned import (
     complement_features,
     definition_candidates,
     question_features,
+    score_candidates,
 )
 from rag.answer.model import (
     DEFAULT_MODEL_PATH,
@@ -239,7 +240,8 @@ def test_the_last_part_is_embedded_and_scored_on_its_own(pipeline: Pipeline) -> 
     question = "Where will the new NATO command be based, and how many personnel will staff it?"
     retrieval = pipeline.retriever.retrieve(question, 8)
     scored = parts.score(retrieval)
-    assert embedded == ["how many personnel will staff it?"]
+    # the part first (any unknown words whose nearness could change the answer follow it)
+    assert embedded[:1] == ["how many personnel will staff it?"]
     assert scored.last_part is not None
     assert [c.sent_id for c in scored.last_part.candidates] == [
         c.sent_id for c in scored.candidates
@@ -281,6 +283,47 @@ def test_unknown_words_are_embedded_only_when_they_could_change_the_answer(
     # the fake embedder's "farmers" is near no word of the articles: 3 of 4 terms known
     assert scored.near_terms == frozenset()
     assert scored.question_features[ANSWERABLE_FEATURES.index("known_share")] == 0.75
+    # "farmers" as near as can be to a word of the articles: the strict model now answers,
+    # whether the stage embeds lazily or always
+    like_ukrainian = stage.corpus.words.vectors[stage.corpus.words.rows()["ukrainian"]]
+
+    def encode_near(texts: Sequence[str]) -> np.ndarray:
+        return np.vstack([like_ukrainian if t == "farmers" else encode([t])[0] for t in texts])
+
+    for lazy in (True, False):
+        near = LearnedAnswerer(
+            stage.corpus,
+            stage.documents,
+            stage.chunk_sentences,
+            stage.annotator,
+            strict,
+            encode_near,
+            lazy_near=lazy,
+        )
+        scored = near.score(retrieval)
+        assert scored.near_terms == {"farmer"}
+        assert scored.question_features[ANSWERABLE_FEATURES.index("known_share")] == 1.0
+        assert choose(scored, strict)[1] is False  # answers
+    two_part = pipeline.retriever.retrieve(
+        "Where will the new command be based, and will it help farmers?", 8
+    )
+    embedded.clear()
+    near = LearnedAnswerer(
+        stage.corpus, stage.documents, stage.chunk_sentences, stage.annotator, strict, encode_near
+    )
+    scored = near.score(two_part)
+    assert embedded == [["will it help farmers?"]]  # the part; "farmers" came from encode_near
+    assert scored.near_terms == {"farmer"} and scored.last_part is not None
+    part = scored.last_part
+    expected = score_candidates(
+        part.analysis,
+        [c.sent_id for c in part.candidates],
+        [c.passage_rank for c in part.candidates],
+        pipeline.retriever.embed_query("will it help farmers?"),
+        stage.corpus,
+        strict,
+    )
+    assert np.allclose(part.scores, expected.scores)
     embedded.clear()
     lenient = replace(strict, abstain_below=0.5)  # answers whatever "farmers" is near
     assert stage_with(lenient).score(retrieval).near_terms == frozenset()

@@ -24,13 +24,6 @@ def test_no_words_come_near_nothing() -> None:
     assert WordVectors(("a",), _unit([1, 0, 0])).best_similarity(np.zeros((0, 3))).size == 0
 
 
-def test_a_subset_keeps_the_words_it_has_in_the_order_asked() -> None:
-    words = WordVectors(("annual", "pledge", "yearly"), _unit([1, 0, 0], [0, 1, 0], [0, 0, 1]))
-    part = words.subset(["yearly", "missing", "annual"])
-    assert part.words == ("yearly", "annual")
-    assert np.array_equal(part.vectors, words.vectors[[2, 0]])
-
-
 def test_vectors_must_match_the_words() -> None:
     with pytest.raises(ValueError, match="2 vectors for 1 words"):
         WordVectors(("annual",), _unit([1, 0], [0, 1]))

@@ -192,6 +192,29 @@ def test_another_model_is_a_mismatch(any_store_settings: Settings) -> None:
         _store(any_store_settings).load(other)
 
 
+class OtherModel(FakeEmbedder):
+    """Another model of the same dimension: other weights, other vectors."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model_id = self.fingerprint = "another/model"
+
+    def encode(self, texts, batch_size=32, show_progress=False):  # type: ignore[no-untyped-def]
+        vectors = super().encode(texts, batch_size=batch_size)[:, ::-1]
+        return np.ascontiguousarray(vectors)
+
+
+def test_another_model_rebuilds_every_vector_words_too(any_store_settings: Settings) -> None:
+    first = _store(any_store_settings).ensure(FakeEmbedder())
+    other = OtherModel()
+    rebuilt = _store(any_store_settings).ensure(other)
+    assert rebuilt.version != first.version
+    assert rebuilt.word_vectors.words == first.word_vectors.words
+    assert np.allclose(rebuilt.word_vectors.vectors, other.encode(list(first.word_vectors.words)))
+    assert not np.allclose(rebuilt.word_vectors.vectors, first.word_vectors.vectors)
+    assert rebuilt.manifest["index"]["embedded_words"] == len(first.word_vectors.words)
+
+
 def test_a_failure_mid_write_leaves_the_previous_index(any_store_settings: Settings) -> None:
     good = _store(any_store_settings).ensure(FakeEmbedder())
     victim = sorted(any_store_settings.seeds_dir.glob("*.txt"))[0]

@@ -80,6 +80,7 @@ def create_statements(schema: str, dim: int) -> list[sql.Composed]:
                 origin text NOT NULL,
                 text text NOT NULL,
                 meta jsonb NOT NULL,
+                words text[] NOT NULL,  -- its sentences' vocabulary (rag.text.vocabulary)
                 added bigint NOT NULL,
                 retired bigint)"""
         ).format(s=s),
@@ -139,9 +140,9 @@ def create_statements(schema: str, dim: int) -> list[sql.Composed]:
                 df integer NOT NULL,
                 PRIMARY KEY (generation, term))"""
         ).format(s=s),
-        # The live sentences' vocabulary (rag.text.vocabulary) and its vectors. Not versioned:
-        # a word's vector depends on the model alone, a reader loads them all at once, and a
-        # write keeps exactly the words of the generation it makes.
+        # The live articles' vocabulary (the union of documents.words) and its vectors. Not
+        # versioned: a word's vector depends on the model alone, a reader loads them all at
+        # once, and a write keeps exactly the words of the generation it makes.
         sql.SQL(
             """CREATE TABLE {s}.words (
                 word text PRIMARY KEY,

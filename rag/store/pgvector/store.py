@@ -305,8 +305,12 @@ class PgVectorStore:
                 ).format(s=self._s, v=visible("r")),
                 params,
             ).fetchall()
+            # The generation's vocabulary, in the order `vocabulary` sorts (code points).
             word_rows = conn.execute(
-                sql.SQL("SELECT word, embedding FROM {s}.words").format(s=self._s), binary=True
+                sql.SQL('SELECT word, embedding FROM {s}.words ORDER BY word COLLATE "C"').format(
+                    s=self._s
+                ),
+                binary=True,
             ).fetchall()
         try:
             return self._assemble(
@@ -417,14 +421,10 @@ class PgVectorStore:
             raise ValueError(
                 f"{record.doc_id} at {record.start}-{record.end} does not match its text"
             )
-        words = vocabulary(s.text for s in sentences)
-        stored_words = WordVectors(
+        word_vectors = WordVectors(
             tuple(w for w, _ in word_rows),
             np.array([_array(v) for _, v in word_rows], dtype=np.float32).reshape(-1, dim),
         )
-        word_vectors = stored_words.subset(words)
-        if len(word_vectors.words) != len(words):
-            raise ValueError(f"{len(words) - len(word_vectors.words)} words have no vector")
         return LoadedIndex(
             manifest=manifest,
             documents=documents,
@@ -595,8 +595,8 @@ class PgVectorStore:
         for source, doc, (sentences, chunks) in zip(sources, docs, per_doc, strict=True):
             row = conn.execute(
                 sql.SQL(
-                    "INSERT INTO {s}.documents (doc_id, key, sha256, origin, text, meta, added) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id"
+                    "INSERT INTO {s}.documents (doc_id, key, sha256, origin, text, meta, words, "
+                    "added) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
                 ).format(s=s),
                 (
                     doc.doc_id,
@@ -605,6 +605,7 @@ class PgVectorStore:
                     source.origin,
                     source.text,
                     json.dumps(document_meta(doc)),
+                    list(vocabulary(sentence.text for sentence in sentences)),
                     generation,
                 ),
             ).fetchone()
@@ -681,28 +682,36 @@ class PgVectorStore:
         reporter: Reporter,
         full: bool,
     ) -> tuple[int, int]:
-        """Make the words table the live sentences' vocabulary, embedding only words it
-        lacks (all of them on a full rebuild: the model may have changed); returns how many
-        were embedded and how many there are."""
+        """Make the words table the live articles' vocabulary (the union of their `words`),
+        embedding only words it lacks (all of them on a full rebuild: the model may have
+        changed); returns how many were embedded and how many there are. In SQL: only the
+        new words cross the wire."""
         s = self._s
+        live = sql.SQL(
+            "SELECT DISTINCT u.word FROM {s}.documents AS d, unnest(d.words) AS u(word) "
+            "WHERE d.retired IS NULL"
+        ).format(s=s)
         if full:
             conn.execute(sql.SQL("DELETE FROM {s}.words").format(s=s))
-        texts = conn.execute(
-            sql.SQL("SELECT text FROM {s}.sentences WHERE retired IS NULL").format(s=s)
-        ).fetchall()
-        words = vocabulary(t for (t,) in texts)
-        conn.execute(
-            sql.SQL("DELETE FROM {s}.words WHERE NOT (word = ANY(%s))").format(s=s), (list(words),)
+        else:
+            conn.execute(
+                sql.SQL("DELETE FROM {s}.words WHERE word NOT IN ({live})").format(s=s, live=live)
+            )
+        missing = sorted(
+            w
+            for (w,) in conn.execute(
+                sql.SQL("{live} EXCEPT SELECT word FROM {s}.words").format(s=s, live=live)
+            )
         )
-        have = {w for (w,) in conn.execute(sql.SQL("SELECT word FROM {s}.words").format(s=s))}
-        missing = [w for w in words if w not in have]
         vectors = encode_texts(embedder, missing, self.settings, "words", reporter)
         with conn.cursor().copy(
             sql.SQL("COPY {s}.words (word, embedding) FROM STDIN").format(s=s)
         ) as copy:
             for word, vector in zip(missing, vectors, strict=True):
                 copy.write_row((word, vector))
-        return len(missing), len(words)
+        count = conn.execute(sql.SQL("SELECT count(*) FROM {s}.words").format(s=s)).fetchone()
+        assert count is not None
+        return len(missing), int(count[0])
 
     def _finish(self, conn: psycopg.Connection[Any], generation: int) -> dict[str, Any]:
         """Drop rows no reader can see any more, refresh BM25's statistics, count."""
