@@ -261,10 +261,10 @@ def score_candidates(
     query_vector: np.ndarray,
     corpus: CorpusView,
     model: AnswerModel | None,
-    near_terms: frozenset[str] = frozenset(),
 ) -> Scored:
     """Features and scores for one question; serving and `rag train` share this path.
-    `near_terms`: its terms the articles never use but come near (CorpusView.near_terms)."""
+    Every term the articles never use counts as unknown here (`LearnedAnswerer.score`
+    counts those they come near as known)."""
     ids = list(sentence_ids)
     dense = corpus.vectors[ids] @ query_vector if ids else np.zeros(0)
     terms = corpus.lexicon.sentence_terms
@@ -299,9 +299,8 @@ def score_candidates(
         cands,
         x,
         scores,
-        question_features(analysis, x, scores, corpus.lexicon, near_terms),
+        question_features(analysis, x, scores, corpus.lexicon),
         term_weights=term_weights(analysis, corpus.lexicon),
-        near_terms=near_terms,
     )
 
 
