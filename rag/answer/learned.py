@@ -175,6 +175,8 @@ class CorpusView:
         """The question's terms the articles never use, each with the word it was written
         as, when that is a word the vocabulary could hold: a number ("1999", "5bn") is in
         the articles or not, and no word of theirs is a paraphrase of it."""
+        if all(self.lexicon.known(t) for t in analysis.terms):
+            return {}  # then the question need not be tokenised again
         written = term_words(analysis.text)
         return {
             t: written[t]
@@ -346,6 +348,16 @@ _NEAR_COLUMNS = [
 ]
 
 
+def _with_near(
+    features: np.ndarray, terms: Sequence[str], lexicon: Lexicon, near_terms: frozenset[str]
+) -> np.ndarray:
+    """A question's `question_features` row, computed with no near terms, as it would be
+    with `near_terms`: only the columns they move are computed again."""
+    out = features.copy()
+    out[_NEAR_COLUMNS] = _known_columns(terms, lexicon, near_terms)
+    return out
+
+
 def _known_columns(
     terms: Sequence[str], lexicon: Lexicon, near_terms: frozenset[str]
 ) -> tuple[float, float]:
@@ -495,19 +507,21 @@ class LearnedAnswerer:
         scored = score_candidates(
             analysis, ids, ranks, retrieval.query_vector, self.corpus, self.model
         )
+        if self.encode is None:
+            return scored
         part = analysis.last_part if ids else None
         unknown = self.corpus.unknown_words(analysis)
-        if not self.encode or (self.lazy_near and not self._near_matters(scored, unknown)):
+        if self.lazy_near and not self._near_matters(scored, unknown):
             unknown = {}
         # One `encode` call for the last part and the unknown words alike.
         texts = ([part.text] if part is not None else []) + list(unknown.values())
-        if not texts or not self.encode:
+        if not texts:
             return scored
         vectors = self.encode(texts)
         if unknown:
             near = self.corpus.near_terms(unknown, vectors[len(texts) - len(unknown) :])
-            features = question_features(
-                analysis, scored.features, scored.scores, self.corpus.lexicon, near
+            features = _with_near(
+                scored.question_features, analysis.terms, self.corpus.lexicon, near
             )
             scored = replace(scored, near_terms=near, question_features=features)
         if part is None:
@@ -530,9 +544,8 @@ class LearnedAnswerer:
             for k in range(len(unknown) + 1)
             for subset in itertools.combinations(unknown, k)
         ]
-        rows = np.tile(scored.question_features, (len(subsets), 1))
-        for row, subset in zip(rows, subsets, strict=True):
-            row[_NEAR_COLUMNS] = _known_columns(scored.analysis.terms, self.corpus.lexicon, subset)
+        terms, lexicon = scored.analysis.terms, self.corpus.lexicon
+        rows = np.vstack([_with_near(scored.question_features, terms, lexicon, s) for s in subsets])
         abstains = self.model.answerable.probability(rows) < self.model.abstain_below
         return bool(abstains.any() and not abstains.all())
 

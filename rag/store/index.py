@@ -50,7 +50,7 @@ from rag.store.layout import (
     switch_current,
 )
 from rag.store.manifest import ARTICLES, MANIFEST, differences, expected_manifest
-from rag.store.records import document_from_meta, document_meta, embed_vocabulary, encode_texts
+from rag.store.records import document_from_meta, document_meta, encode_texts
 from rag.text import vocabulary
 from rag.types import Chunk, Document, Role, Sentence
 
@@ -130,12 +130,23 @@ def build_locked(
             embedder, [sentences[i].text for i in new_sentences], settings, "sentences", reporter
         )
         fresh_notes = annotator.sentences([sentences[i].text for i in new_sentences])
-        word_vectors, new_words = embed_vocabulary(
-            embedder,
-            vocabulary(s.text for s in sentences),
-            previous.word_vectors if previous else None,
-            settings,
-            reporter,
+        # A word's vector depends on the model alone: the live build's are kept.
+        words = vocabulary(s.text for s in sentences)
+        old_words = previous.word_vectors.rows() if previous else {}
+        word_from = [old_words.get(w) for w in words]
+        new_words = [i for i, ref in enumerate(word_from) if ref is None]
+        fresh_words = encode_texts(
+            embedder, [words[i] for i in new_words], settings, "words", reporter
+        )
+        word_vectors = WordVectors(
+            words,
+            _merge(
+                word_from,
+                previous.word_vectors.vectors if previous else None,
+                new_words,
+                fresh_words,
+                embedder.dim,
+            ),
         )
         chunk_vectors = _merge(
             plan.chunk_from,
@@ -187,7 +198,7 @@ def build_locked(
                     "embedded_chunks": len(new_chunks),
                     "embedded_sentences": len(new_sentences),
                     "words": len(word_vectors.words),
-                    "embedded_words": new_words,
+                    "embedded_words": len(new_words),
                 },
                 "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "build_seconds": round(time.perf_counter() - started, 3),

@@ -4,12 +4,11 @@ encoded at build time: shared by the file store (`rag.store.index`) and the Post
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from rag.embed import Embedder, WordVectors
+from rag.embed import Embedder
 from rag.ingest.sources import Source
 from rag.progress import Reporter
 from rag.settings import Settings
@@ -73,26 +72,3 @@ def encode_texts(
         out[ids] = embedder.encode([texts[j] for j in ids], batch_size=batch)
         reporter.progress(f"embedding {label}", min(i + batch, len(texts)), len(texts))
     return out
-
-
-def embed_vocabulary(
-    embedder: Embedder,
-    words: Sequence[str],
-    previous: WordVectors | None,
-    settings: Settings,
-    reporter: Reporter,
-) -> tuple[WordVectors, int]:
-    """Vectors for `words` (the articles' vocabulary) and how many were embedded now: a word
-    `previous` has keeps its vector, which depends on the model alone (a store drops them
-    when the model changes)."""
-    known = previous.rows() if previous else {}
-    out = np.zeros((len(words), embedder.dim), dtype=np.float32)
-    kept = [(row, known[w]) for row, w in enumerate(words) if w in known]
-    if previous is not None and kept:
-        out[[row for row, _ in kept]] = previous.vectors[[old for _, old in kept]]
-    new_rows = [row for row, w in enumerate(words) if w not in known]
-    if new_rows:
-        out[new_rows] = encode_texts(
-            embedder, [words[row] for row in new_rows], settings, "words", reporter
-        )
-    return WordVectors(tuple(words), out), len(new_rows)
